@@ -1,0 +1,32 @@
+"""DuckDB plumbing: connections that can read the corpus filesystem, and the SQL files in sql/."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from string import Template
+
+import duckdb
+
+
+def connect(fs=None, database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(database, read_only=read_only)
+    if fs is not None and "file" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        connection.register_filesystem(fs)
+    return connection
+
+
+def sql_file(name: str, **params: str) -> str:
+    """The text of ``sql/<name>`` with ``$param`` placeholders filled in (already quoted)."""
+    return Template(files("curation.sql").joinpath(name).read_text()).substitute(params)
+
+
+def quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def quote_list(values: list[str]) -> str:
+    return "[" + ", ".join(quote(v) for v in values) + "]"
+
+
+def identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

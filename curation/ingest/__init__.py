@@ -1,0 +1,1 @@
+"""Ingest: input files in, documents and accounted rejects out."""

@@ -1,0 +1,127 @@
+"""Ingest one unit into the staging area: document shards, their input positions, and rejects.
+
+The unit is finished when ``<unit>.done.json`` exists; a rerun returns that result without
+reading the input again, so a killed ingest resumes unit by unit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import fsspec
+import orjson
+import pyarrow as pa
+
+from curation.corpus import DOCS_SCHEMA, REJECTS_SCHEMA, write_bytes_atomic, write_parquet_atomic
+from curation.ingest.documents import Document, DocumentBuilder, Reject
+from curation.ingest.readers import read_unit
+from curation.ingest.units import IngestUnit
+
+POSITIONS_SCHEMA = pa.schema([("file", pa.string()), ("position", pa.int64())])
+
+
+@dataclass
+class UnitResult:
+    unit: int
+    records: int = 0
+    docs: int = 0
+    rejects: dict[str, int] = field(default_factory=dict)
+    shards: int = 0
+
+
+def ingest_unit(unit: IngestUnit, staging_url: str, shard_size: int, max_doc_bytes: int) -> UnitResult:
+    fs, staging = fsspec.core.url_to_fs(staging_url)
+    done_path = f"{staging}/{unit.name}.done.json"
+    if fs.exists(done_path):
+        with fs.open(done_path, "rb") as handle:
+            return UnitResult(**orjson.loads(handle.read()))
+    unit_dir = f"{staging}/{unit.name}"
+    if fs.exists(unit_dir):
+        fs.rm(unit_dir, recursive=True)  # leftovers of a killed attempt
+
+    builder = DocumentBuilder(unit, max_doc_bytes)
+    shards = ShardWriter(fs, unit_dir, unit.source, shard_size)
+    rejects: list[Reject] = []
+    result = UnitResult(unit.index)
+    for record in read_unit(unit):
+        result.records += 1
+        built = builder.build(record)
+        if isinstance(built, Document):
+            shards.add(built, record.file, record.position)
+        else:
+            rejects.append(built)
+    shards.close()
+
+    result.docs = shards.rows_written
+    result.shards = shards.shards_written
+    result.rejects = dict(Counter(r.reason for r in rejects))
+    write_parquet_atomic(fs, f"{unit_dir}/rejects.parquet", rejects_table(unit.source, rejects))
+    write_bytes_atomic(fs, done_path, orjson.dumps(asdict(result)))
+    return result
+
+
+def rejects_table(source: str, rejects: list[Reject]) -> pa.Table:
+    return pa.table(
+        {
+            "source": pa.array([source] * len(rejects), pa.string()),
+            "file": [r.file for r in rejects],
+            "position": pa.array([r.position for r in rejects], pa.int64()),
+            "reason": [r.reason for r in rejects],
+            "detail": [r.detail for r in rejects],
+            "excerpt": [r.excerpt for r in rejects],
+        },
+        schema=REJECTS_SCHEMA,
+    )
+
+
+class ShardWriter:
+    """Buffers documents column by column and writes a shard every ``shard_size`` rows,
+    with a sidecar of input positions (used only to report duplicate ids)."""
+
+    def __init__(self, fs, directory: str, source: str, shard_size: int):
+        self.fs, self.directory, self.source, self.shard_size = fs, directory, source, shard_size
+        self.shards_written = 0
+        self.rows_written = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ids, self.texts, self.urls, self.domains, self.metas = [], [], [], [], []
+        self.files, self.positions = [], []
+
+    def add(self, doc: Document, file: str, position: int) -> None:
+        self.ids.append(doc.id)
+        self.texts.append(doc.text)
+        self.urls.append(doc.url)
+        self.domains.append(doc.domain)
+        self.metas.append(doc.meta)
+        self.files.append(file)
+        self.positions.append(position)
+        if len(self.ids) >= self.shard_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        rows = len(self.ids)
+        docs = pa.table(
+            [
+                pa.array(self.ids, pa.string()),
+                pa.array(self.texts, pa.string()),
+                pa.array([self.source] * rows, pa.string()),
+                pa.array(self.urls, pa.string()),
+                pa.array(self.domains, pa.string()),
+                pa.array(self.metas, pa.string()),
+            ],
+            schema=DOCS_SCHEMA,
+        )
+        positions = pa.table([pa.array(self.files, pa.string()), pa.array(self.positions, pa.int64())], schema=POSITIONS_SCHEMA)
+        name = f"shard-{self.shards_written:05d}"
+        write_parquet_atomic(self.fs, f"{self.directory}/{name}.positions.parquet", positions)
+        write_parquet_atomic(self.fs, f"{self.directory}/{name}.parquet", docs)
+        self.shards_written += 1
+        self.rows_written += rows
+        self._reset()
+
+    def close(self) -> None:
+        self.flush()

@@ -1,0 +1,123 @@
+"""From what the user named (files, directories, URLs) to units of ingest work.
+
+A unit is what one task reads: one JSONL/Parquet/CSV file, one `save_to_disk` dataset directory,
+or a batch of small .txt/.md files (one document each). Units are numbered in input order, and
+that order is the corpus order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import fsspec
+
+from curation.errors import UserError
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
+PARQUET_SUFFIXES = (".parquet",)
+HF_FILE_SUFFIXES = (".csv", ".tsv")
+TEXT_SUFFIXES = (".txt", ".md")
+HF_DISK_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input as the user named it, with how to read it."""
+
+    path: str
+    source: str | None = None
+    domain: str | None = None
+    text_field: str = "text"
+    id_field: str = "id"
+
+
+@dataclass(frozen=True)
+class IngestUnit:
+    index: int
+    kind: str  # jsonl | parquet | hf_disk | hf_files | text_files
+    paths: tuple[str, ...]
+    source: str
+    domain: str | None
+    text_field: str
+    id_field: str
+    root: str  # text files are named relative to it in their derived ids
+
+    @property
+    def name(self) -> str:
+        return f"unit-{self.index:05d}"
+
+
+def kind_of(path: str) -> str | None:
+    lower = path.lower()
+    for kind, suffixes in (
+        ("jsonl", JSONL_SUFFIXES),
+        ("parquet", PARQUET_SUFFIXES),
+        ("hf_files", HF_FILE_SUFFIXES),
+        ("text_files", TEXT_SUFFIXES),
+    ):
+        if lower.endswith(suffixes):
+            return kind
+    return None
+
+
+def default_source(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".gz", ".zst"):
+        name = name.removesuffix(suffix)
+    return name.split(".", 1)[0] or name
+
+
+def discover_units(specs: list[InputSpec], text_files_per_unit: int = 10_000) -> list[IngestUnit]:
+    units: list[IngestUnit] = []
+    for spec in specs:
+        fs, path = fsspec.core.url_to_fs(spec.path)
+        if not fs.exists(path):
+            raise UserError(f"no such input: {spec.path}")
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        url = (lambda p: p) if protocol == "file" else (lambda p: f"{protocol}://{p}")
+        source = spec.source or default_source(path)
+
+        def add(kind: str, paths: list[str], root: str) -> None:
+            units.append(
+                IngestUnit(len(units), kind, tuple(url(p) for p in paths), source, spec.domain,
+                           spec.text_field, spec.id_field, url(root))
+            )
+
+        if fs.isdir(path):
+            if any(fs.exists(f"{path}/{marker}") for marker in HF_DISK_MARKERS):
+                add("hf_disk", [path], path)
+                continue
+            files = sorted(p for p in fs.find(path) if not _hidden(p[len(path):]))
+            text_files: list[str] = []
+            for file in files:
+                kind = kind_of(file)
+                if kind == "text_files":
+                    text_files.append(file)
+                elif kind is not None:
+                    add(kind, [file], path)
+            for start in range(0, len(text_files), text_files_per_unit):
+                add("text_files", text_files[start : start + text_files_per_unit], path)
+            if not files or not any(kind_of(f) for f in files):
+                raise UserError(f"{spec.path} holds no supported files (.jsonl[.gz|.zst], .parquet, .csv, .txt, .md)")
+        else:
+            kind = kind_of(path)
+            if kind is None:
+                raise UserError(f"unsupported input {spec.path}: expected .jsonl[.gz|.zst], .parquet, .csv, .tsv, .txt, .md or a dataset directory")
+            add(kind, [path], path.rsplit("/", 1)[0])
+    return units
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(".") for part in relative.split("/") if part)
+
+
+def input_fingerprint_items(units: list[IngestUnit]) -> list:
+    """What identifies the inputs without reading them: path, size and modification time."""
+    items = []
+    for unit in units:
+        for path in unit.paths:
+            fs, local = fsspec.core.url_to_fs(path)
+            for file in fs.find(local) if fs.isdir(local) else [local]:
+                info = fs.info(file)
+                items.append([file, info.get("size"), str(info.get("mtime") or info.get("LastModified") or "")])
+    return items
