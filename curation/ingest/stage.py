@@ -150,10 +150,15 @@ class IngestRejectedTooMuch(UserError):
     pass
 
 
+def corpus_for_ingest(corpus_url: str, specs: list[InputSpec]) -> Corpus:
+    """The corpus to ingest into, created only once the inputs are known to exist."""
+    discover_units(specs)
+    return Corpus.create(corpus_url)
+
+
 def ingest(corpus_url: str, specs: list[InputSpec], options: IngestOptions | None = None) -> IngestSummary:
     """Ingest in this process, without Prefect or Dask (notebooks, tests of the logic)."""
-    discover_units(specs)  # a wrong path fails before any corpus is created
-    corpus = Corpus.create(corpus_url)
+    corpus = corpus_for_ingest(corpus_url, specs)
     with corpus.writer_lock("ingest"):
         plan = plan_ingest(corpus, specs, options or IngestOptions())
         results = [ingest_plan_unit(plan, unit) for unit in pending_units(plan)]

@@ -1,0 +1,103 @@
+"""Read-only SQL over a corpus: the DuckDB views of DESIGN.md, defined in sql/.
+
+Views live in a throwaway DuckDB database that is reopened read-only, and only SELECT and
+EXPLAIN statements run (a read-only DuckDB would still let COPY ... TO write files).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from curation.corpus import MANIFEST, Corpus
+from curation.duck import connect, identifier, quote, sql_file
+from curation.errors import UserError
+
+ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def report_names() -> list[str]:
+    return sorted(p.name.removesuffix(".sql") for p in files("curation.sql.reports").iterdir() if p.name.endswith(".sql"))
+
+
+def report_sql(name: str) -> str:
+    if name not in report_names():
+        raise UserError(f"no report named {name!r}; reports are: {', '.join(report_names())}")
+    return files("curation.sql.reports").joinpath(f"{name}.sql").read_text()
+
+
+def view_definitions(corpus: Corpus) -> str:
+    if not corpus.parts("docs"):
+        raise UserError(f"{corpus.url} has no documents yet; run `curate ingest` first")
+    statements = [
+        sql_file(
+            "views.sql",
+            docs=quote(corpus.uri("docs", "part-*.parquet")),
+            rejects=quote(corpus.uri("rejects", "part-*.parquet")),
+            manifest=quote(corpus.uri(MANIFEST)),
+        )
+    ]
+    stages = corpus.attrs_stages()
+    for stage in stages:
+        statements.append(
+            sql_file("stage_view.sql", view=identifier(stage), parts=quote(corpus.uri("attrs", stage, "part-*.parquet")))
+        )
+    statements.append(
+        sql_file(
+            "corpus_view.sql",
+            stage_columns="".join(f", {identifier(s)}" for s in stages),
+            stage_joins=" ".join(f"LEFT JOIN {identifier(s)} USING (id)" for s in stages),
+        )
+    )
+    return "\n".join(statements)
+
+
+class Catalog:
+    """``with Catalog(corpus) as catalog: catalog.query("SELECT ...")``"""
+
+    def __init__(self, corpus: Corpus):
+        self.corpus = corpus
+        self._tmp = tempfile.TemporaryDirectory(prefix="curation-catalog-")
+        database = str(Path(self._tmp.name) / "catalog.duckdb")
+        with connect(corpus.fs, database) as writer:
+            writer.execute(view_definitions(corpus))
+        self.connection = connect(corpus.fs, database, read_only=True)
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+        self._tmp.cleanup()
+
+    def query(self, sql: str) -> pa.Table:
+        relation = self.relation(sql)
+        try:
+            return relation.fetch_arrow_table()
+        except duckdb.Error as error:
+            raise UserError(f"SQL error: {_first_line(error)}") from None
+
+    def relation(self, sql: str) -> duckdb.DuckDBPyRelation:
+        try:
+            statements = self.connection.extract_statements(sql)
+        except duckdb.Error as error:
+            raise UserError(f"SQL error: {_first_line(error)}") from None
+        if len(statements) != 1:
+            raise UserError(f"give exactly one SQL statement (got {len(statements)})")
+        if statements[0].type not in ALLOWED_STATEMENTS:
+            raise UserError(f"the corpus is read-only here: {statements[0].type.name} statements are not allowed")
+        try:
+            return self.connection.sql(sql)
+        except duckdb.Error as error:
+            raise UserError(f"SQL error: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return " ".join(str(error).split("\n")[:2]).strip()

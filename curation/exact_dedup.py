@@ -1,0 +1,101 @@
+"""Exact deduplication: a 128-bit hash of normalised text per document, duplicates resolved
+globally with DuckDB. The first occurrence in corpus order (part, then row) is kept.
+
+    plan = plan_stage(corpus, STAGE, ExactDedupConfig())
+    for part in plan.parts: hash_part(plan, part)        # map, in parallel
+    resolve_duplicates(plan)                             # global
+
+Normalisation (``normalize``):
+    none        the text as ingested (already NFC)
+    whitespace  runs of whitespace (Unicode included) become one space, ends trimmed (default)
+    lower       as whitespace, and lower-cased
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from curation.corpus import Corpus, write_parquet_atomic
+from curation.duck import connect, quote_list, sql_file
+from curation.errors import UserError
+from curation.stages import StagePlan, finish_stage, plan_stage
+
+STAGE = "exact_dedup"
+NORMALIZATIONS = ("none", "whitespace", "lower")
+SCOPES = ("global", "source")
+HASHES_SCHEMA = pa.schema([("id", pa.string()), ("hash", pa.string()), ("source", pa.string())])
+
+
+@dataclass(frozen=True)
+class ExactDedupConfig:
+    scope: str = "global"
+    normalize: str = "whitespace"
+
+    def __post_init__(self):
+        if self.scope not in SCOPES:
+            raise UserError(f"exact dedup scope must be one of {', '.join(SCOPES)}, not {self.scope!r}")
+        if self.normalize not in NORMALIZATIONS:
+            raise UserError(f"exact dedup normalize must be one of {', '.join(NORMALIZATIONS)}, not {self.normalize!r}")
+
+
+def normalized(texts: pa.Array, mode: str) -> pa.Array:
+    if mode == "none":
+        return texts
+    texts = pc.utf8_trim_whitespace(pc.replace_substring_regex(texts, r"[\s\p{Z}]+", " "))
+    return pc.utf8_lower(texts) if mode == "lower" else texts
+
+
+def text_hashes(texts: pa.Array) -> pa.Array:
+    """xxh3-128 of the UTF-8 text, as 32 hex characters (readable and joinable in SQL)."""
+    return pa.array([xxhash.xxh3_128_hexdigest(t.encode()) for t in texts.to_pylist()], pa.string())
+
+
+def hash_part(plan: StagePlan, part: str) -> str:
+    """Map step: hashes of one docs part into the staging area (skipped if already there)."""
+    corpus = plan.corpus
+    target = plan.staged_part(part)
+    if corpus.fs.exists(target):
+        return target
+    batches = []
+    for batch in corpus.iter_batches("docs", part, columns=["id", "text", "source"], batch_size=8192):
+        hashes = text_hashes(normalized(batch.column("text"), plan.config["normalize"]))
+        batches.append(pa.record_batch([batch.column("id"), hashes, batch.column("source")], schema=HASHES_SCHEMA))
+    write_parquet_atomic(corpus.fs, target, pa.Table.from_batches(batches, schema=HASHES_SCHEMA))
+    return target
+
+
+def resolve_duplicates(plan: StagePlan) -> tuple[int, int]:
+    """Global step: mark every later copy of a text, write attrs/exact_dedup, record the stage."""
+    corpus = plan.corpus
+    hashes = [corpus.to_uri(plan.staged_part(part)) for part in plan.parts]
+    missing = [p for p in plan.parts if not corpus.fs.exists(plan.staged_part(p))]
+    if missing:
+        raise RuntimeError(f"exact dedup: hashes missing for parts {', '.join(missing)}")
+    partition = ", source" if plan.config["scope"] == "source" else ""
+    rows_in = rows_out = 0
+    with connect(corpus.fs) as connection:
+        connection.execute(sql_file("exact_dedup_duplicates.sql", hashes=quote_list(hashes), scope_partition=partition))
+        for part, path in zip(plan.parts, hashes):
+            table = connection.sql(sql_file("exact_dedup_part.sql", hashes=quote_list([path]))).fetch_arrow_table()
+            corpus.write_part(f"attrs/{STAGE}", part, table)
+            rows_in += table.num_rows
+            rows_out += pc.sum(table["keep"]).as_py() or 0
+    finish_stage(plan, rows_in, rows_out, {"duplicates": rows_in - rows_out})
+    return rows_in, rows_out
+
+
+def exact_dedup(corpus_url: str, config: ExactDedupConfig | None = None):
+    """The whole stage in this process (no Prefect, no Dask)."""
+    corpus = Corpus.open(corpus_url)
+    with corpus.writer_lock(STAGE):
+        plan = plan_stage(corpus, STAGE, config or ExactDedupConfig())
+        if plan.done:
+            return plan.record
+        for part in plan.parts:
+            hash_part(plan, part)
+        resolve_duplicates(plan)
+        return corpus.stage(STAGE)

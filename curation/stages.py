@@ -1,0 +1,67 @@
+"""What every stage after ingest shares: deciding whether to run, a staging area, recording.
+
+A stage is identified by its config fingerprint and its input fingerprint (the documents). If
+corpus.json holds a record with both, the stage is done. Otherwise its map work goes to a
+staging area named after both fingerprints, so a killed run resumes the parts it finished and a
+changed config starts clean.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from curation.corpus import Corpus, StageRecord
+from curation.fingerprint import fingerprint
+
+
+@dataclass
+class StagePlan:
+    corpus: Corpus
+    name: str
+    config: dict
+    config_fingerprint: str
+    input_fingerprint: str
+    parts: list[str]
+    record: StageRecord | None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def done(self) -> bool:
+        return self.record is not None
+
+    @property
+    def staging(self) -> str:
+        return self.corpus.path(".staging", f"{self.name}-{self.config_fingerprint}-{self.input_fingerprint}")
+
+    def staged_part(self, part: str) -> str:
+        return f"{self.staging}/{part}.parquet"
+
+
+def plan_stage(corpus: Corpus, name: str, config) -> StagePlan:
+    config = asdict(config) if hasattr(config, "__dataclass_fields__") else dict(config)
+    config_fp = fingerprint(config)
+    input_fp = corpus.docs_fingerprint()
+    record = corpus.stage(name)
+    if record is not None and not record.matches(config_fp, input_fp):
+        record = None
+    return StagePlan(corpus, name, config, config_fp, input_fp, corpus.parts("docs"), record)
+
+
+def finish_stage(plan: StagePlan, rows_in: int, rows_out: int, details: dict | None = None) -> StageRecord:
+    """Record the stage once all its parts exist, and drop its staging area."""
+    record = StageRecord(
+        name=plan.name,
+        config=plan.config,
+        config_fingerprint=plan.config_fingerprint,
+        input_fingerprint=plan.input_fingerprint,
+        rows_in=rows_in,
+        rows_out=rows_out,
+        wall_time_s=round(time.time() - plan.started, 3),
+        parts=len(plan.parts),
+        details=details or {},
+    )
+    plan.corpus.record_stage(record)
+    if plan.corpus.fs.exists(plan.staging):
+        plan.corpus.fs.rm(plan.staging, recursive=True)
+    return record

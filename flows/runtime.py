@@ -1,0 +1,64 @@
+"""Where flows report and where tasks run.
+
+Without ``PREFECT_API_URL`` Prefect starts a temporary server in every process that reports
+task runs, Dask worker processes included (seconds each). ``prefect_api`` starts one here and
+hands its URL to the workers through the environment. ``dask_cluster`` gives the address of a
+Dask cluster: the user's (``--dask-address``) or a LocalCluster with one single-threaded worker
+process per core, shared by every stage of a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect_dask import DaskTaskRunner
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str]:
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield configured
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start(timeout=int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")))
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+        server.stop()
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int | None = None, dask_address: str | None = None) -> Iterator[str]:
+    if dask_address:
+        yield dask_address
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@contextlib.contextmanager
+def runtime(workers: int | None = None, dask_address: str | None = None) -> Iterator[str]:
+    """Prefect API and Dask cluster for one command; yields the Dask scheduler address."""
+    with prefect_api(), dask_cluster(workers, dask_address) as address:
+        yield address
+
+
+def task_runner(dask_address: str) -> DaskTaskRunner:
+    return DaskTaskRunner(address=dask_address)

@@ -1,0 +1,8 @@
+-- attrs/exact_dedup for one part, row-aligned with its docs part.
+SELECT h.id,
+       h.hash,
+       d.duplicate_of,
+       d.duplicate_of IS NULL AS keep
+FROM read_parquet($hashes, file_row_number = true) AS h
+LEFT JOIN duplicates AS d USING (id)
+ORDER BY h.file_row_number;
