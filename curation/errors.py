@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class CorpusLocked(UserError):
     """Another writer holds the corpus."""
+
+
+class DataRejected(Exception):
+    """The data broke a limit the user set (e.g. too many rejects): exit 1, one line."""

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from curation.corpus import Corpus, StageRecord
-from curation.errors import UserError
+from curation.errors import DataRejected, UserError
 from curation.fingerprint import fingerprint
 from curation.ingest.assemble import assemble
 from curation.ingest.unit_ingest import UnitResult, ingest_unit
@@ -139,15 +139,11 @@ def finish_ingest(plan: IngestPlan, results: list[UnitResult]) -> IngestSummary:
         plan.corpus.remove_table(".staging")
     fraction = summary.rejected / summary.records if summary.records else 0.0
     if fraction > plan.options.max_reject_fraction:
-        raise IngestRejectedTooMuch(
+        raise DataRejected(
             f"ingest rejected {fraction:.1%} of {summary.records:,} records, above --max-reject-fraction "
             f"{plan.options.max_reject_fraction:.1%}; see `curate report rejects {plan.corpus.url}`"
         )
     return summary
-
-
-class IngestRejectedTooMuch(UserError):
-    pass
 
 
 def corpus_for_ingest(corpus_url: str, specs: list[InputSpec]) -> Corpus:

@@ -1,0 +1,217 @@
+"""`curate`: every stage as a subcommand. User mistakes exit 2 with one line, no traceback.
+
+Flows (Prefect, Dask) are imported inside the commands that run them, so `curate sql` and
+`curate report` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from curation.errors import DataRejected, UserError
+
+SQL_FORMATS = ("table", "csv", "json", "parquet")
+
+
+def _quiet_orchestration(verbose: bool) -> None:
+    # Environment, not logging calls: Dask worker processes inherit it.
+    level = "INFO" if verbose else "WARNING"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", level.lower())
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Offline by rule: datasets must never try a hub, and its progress bars are noise here.
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+def _echo_lines(lines) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+runtime_options = [
+    click.option("--workers", type=click.IntRange(min=1), default=None, help="Dask worker processes (default: one per core)."),
+    click.option("--dask-address", default=None, help="Run on an existing Dask cluster, e.g. tcp://host:8786."),
+]
+
+
+def with_runtime_options(command):
+    for option in reversed(runtime_options):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show Prefect and Dask logs.")
+def cli(verbose: bool) -> None:
+    """Curate pretraining corpora: ingest, dedup, score, select, mix. Query everything with SQL."""
+    _quiet_orchestration(verbose)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--corpus", "corpus_dir", required=True, help="Corpus directory or URL to create or update.")
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--id-field", default="id", show_default=True)
+@click.option("--source", default=None, help="Source name (default: each input's file or directory name).")
+@click.option("--domain", default=None, help="A constant domain for these inputs.")
+@click.option("--shard-size", type=click.IntRange(min=1), default=20_000, show_default=True, help="Documents per part.")
+@click.option("--max-doc-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option("--max-reject-fraction", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="Fail (exit 1) when more than this fraction of records is rejected.")
+@with_runtime_options
+def ingest(sources, corpus_dir, text_field, id_field, source, domain, shard_size, max_doc_bytes,
+           max_reject_fraction, workers, dask_address) -> None:
+    """Read JSONL(.gz/.zst), Parquet, CSV, dataset directories and .txt/.md files into a corpus."""
+    from curation.ingest.stage import IngestOptions
+    from curation.ingest.units import InputSpec
+    from flows.ingest import run_ingest
+    from flows.runtime import runtime
+
+    specs = [InputSpec(path, source, domain, text_field, id_field) for path in sources]
+    options = IngestOptions(shard_size, max_doc_bytes, max_reject_fraction)
+    with runtime(workers, dask_address) as address:
+        _echo_lines(run_ingest(corpus_dir, specs, options, address).lines())
+
+
+@cli.command()
+@click.argument("corpus_dir")
+@click.option("--exact", is_flag=True, help="Exact dedup of normalised text.")
+@click.option("--fuzzy", is_flag=True, help="MinHash-LSH near-duplicate dedup.")
+@click.option("--semantic", is_flag=True, help="SemDeDup on embeddings.")
+@click.option("--scope", type=click.Choice(["global", "source"]), default="global", show_default=True)
+@click.option("--normalize", type=click.Choice(["none", "whitespace", "lower"]), default="whitespace", show_default=True)
+@with_runtime_options
+def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, workers, dask_address) -> None:
+    """Mark duplicate documents in attrs/<method> (documents are never rewritten)."""
+    if fuzzy or semantic:
+        raise UserError("--fuzzy and --semantic are not available yet; use --exact")
+    if not exact:
+        raise UserError("choose a method: --exact")
+    from curation.corpus import Corpus
+    from curation.exact_dedup import ExactDedupConfig
+    from flows.exact_dedup import run_exact_dedup
+    from flows.runtime import runtime
+
+    config = ExactDedupConfig(scope, normalize)
+    Corpus.open(corpus_dir)
+    with runtime(workers, dask_address) as address:
+        record = run_exact_dedup(corpus_dir, config, address)
+    click.echo(f"exact dedup: {record.rows_in:,} docs, {record.rows_in - record.rows_out:,} duplicates, "
+               f"{record.rows_out:,} kept ({record.wall_time_s:.1f} s)")
+
+
+@cli.command()
+@click.argument("corpus_dir")
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(SQL_FORMATS), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to a file.")
+def sql(corpus_dir, query, fmt, output) -> None:
+    """Run one read-only SQL query over the corpus views (docs, rejects, stages, corpus, <stage>)."""
+    from curation.corpus import Corpus
+    from curation.output import write_table
+
+    write_table(Corpus.open(corpus_dir).sql(query), fmt, output)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("corpus_dir")
+@click.option("--format", "fmt", type=click.Choice(SQL_FORMATS), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None)
+def report(name, corpus_dir, fmt, output) -> None:
+    """Run a canned report: size, rejects, funnel."""
+    from curation.catalog import report_sql
+    from curation.corpus import Corpus
+    from curation.output import write_table
+
+    write_table(Corpus.open(corpus_dir).sql(report_sql(name)), fmt, output)
+
+
+@cli.command()
+@click.argument("pipeline", type=click.Path())
+@with_runtime_options
+def run(pipeline, workers, dask_address) -> None:
+    """Run every stage of a pipeline file; finished stages with unchanged inputs are skipped."""
+    from curation.config import load_config
+
+    config = load_config(pipeline)
+    _run_pipeline(config, workers or config.workers, dask_address or config.dask_address)
+
+
+def _run_pipeline(config, workers, dask_address) -> None:
+    from curation.ingest.stage import IngestSummary
+    from flows.pipeline import run_pipeline
+    from flows.runtime import runtime
+
+    with runtime(workers, dask_address) as address:
+        results = run_pipeline(config, address)
+    for name, result in results.items():
+        if isinstance(result, IngestSummary):
+            _echo_lines(result.lines())
+        else:
+            click.echo(f"{name}: {result.rows_in:,} in, {result.rows_out:,} kept ({result.wall_time_s:.1f} s)")
+
+
+@cli.command()
+@click.argument("directory", default="demo-corpus", type=click.Path(file_okay=False))
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="Where scripts/fetch-demo-data unpacked the Debian packages.")
+@click.option("--limit", type=click.IntRange(min=1), default=6000, show_default=True, help="Most documents per source.")
+@with_runtime_options
+def demo(directory, data_dir, limit, workers, dask_address) -> None:
+    """Build a real multi-domain corpus from offline text and run the whole pipeline on it."""
+    from curation.config import load_config
+    from curation.demo.build import DEFAULT_DATA_DIR, build_raw, pipeline_template
+
+    target = Path(directory)
+    click.echo(f"building the demo inputs in {target / 'raw'} ...")
+    build_raw(Path(data_dir) if data_dir else DEFAULT_DATA_DIR, target / "raw", limit)
+    (target / "pipeline.yaml").write_text(pipeline_template())
+    config = load_config(str(target / "pipeline.yaml"))
+    _run_pipeline(config, workers, dask_address)
+    corpus = config.corpus
+    click.echo("\nTry next:")
+    for line in (
+        f'curate sql {corpus} "SELECT source, domain, count(*) AS docs FROM docs GROUP BY ALL ORDER BY docs DESC"',
+        f"curate report size {corpus}",
+        f"curate report rejects {corpus}",
+        f"curate report funnel {corpus}",
+        f'curate sql {corpus} "SELECT source, count(*) AS duplicates FROM corpus WHERE NOT exact_dedup.keep GROUP BY ALL"',
+        f'curate sql {corpus} "SELECT d.id, d.duplicate_of FROM exact_dedup d WHERE NOT keep LIMIT 10"',
+    ):
+        click.echo(f"  {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="curate", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help() if error.ctx else str(error))
+        return 0
+    except click.UsageError as error:
+        hint = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+        click.echo(f"error: {error.format_message()}{hint}", err=True)
+        return 2
+    except UserError as error:
+        click.echo(f"error: {error}", err=True)
+        return 2
+    except DataRejected as error:
+        click.echo(f"error: {error}", err=True)
+        return 1
+    except click.ClickException as error:
+        click.echo(f"error: {error.format_message()}", err=True)
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The pipeline file: one YAML document naming the corpus, its inputs and the stages to run.
+
+    corpus: ./demo-corpus          # relative paths are relative to this file
+    workers: 2                     # Dask worker processes (default: one per core)
+    dask_address: null             # tcp://host:8786 to use an existing Dask cluster
+    inputs:
+      - {path: raw/books.jsonl, source: books, domain: books}
+    ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0}
+    stages:
+      exact_dedup: {scope: global, normalize: whitespace}
+
+Unknown keys are errors that name the key and where it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curation.errors import UserError
+from curation.exact_dedup import ExactDedupConfig
+from curation.ingest.stage import IngestOptions
+from curation.ingest.units import InputSpec
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputConfig(_Strict):
+    path: str
+    source: str | None = None
+    domain: str | None = None
+    text_field: str = "text"
+    id_field: str = "id"
+
+    def spec(self) -> InputSpec:
+        return InputSpec(self.path, self.source, self.domain, self.text_field, self.id_field)
+
+
+class IngestConfig(_Strict):
+    shard_size: int = Field(20_000, gt=0)
+    max_doc_bytes: int = Field(1_000_000, gt=0)
+    max_reject_fraction: float = Field(1.0, ge=0.0, le=1.0)
+
+    def options(self) -> IngestOptions:
+        return IngestOptions(self.shard_size, self.max_doc_bytes, self.max_reject_fraction)
+
+
+class ExactDedupStageConfig(_Strict):
+    scope: Literal["global", "source"] = "global"
+    normalize: Literal["none", "whitespace", "lower"] = "whitespace"
+
+    def options(self) -> ExactDedupConfig:
+        return ExactDedupConfig(self.scope, self.normalize)
+
+
+class StagesConfig(_Strict):
+    exact_dedup: ExactDedupStageConfig | None = None
+
+
+class PipelineConfig(_Strict):
+    corpus: str
+    inputs: list[InputConfig] = Field(min_length=1)
+    workers: int | None = Field(None, gt=0)
+    dask_address: str | None = None
+    ingest: IngestConfig = IngestConfig()
+    stages: StagesConfig = StagesConfig()
+
+
+def load_config(path: str) -> PipelineConfig:
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"no such pipeline file: {path}")
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of keys (corpus, inputs, stages, ...)")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise UserError(f"{path}: {_describe(error)}") from None
+    return _relative_to(config, file.parent)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key {first['loc'][-1]!r} at {where}"
+    elif first["type"] == "missing":
+        message = f"missing key {where}"
+    else:
+        message = f"{where}: {first['msg']}"
+    more = error.error_count() - 1
+    return message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def _relative_to(config: PipelineConfig, base: Path) -> PipelineConfig:
+    def resolve(path: str) -> str:
+        return path if "://" in path or Path(path).is_absolute() else str((base / path).resolve())
+
+    inputs = [item.model_copy(update={"path": resolve(item.path)}) for item in config.inputs]
+    return config.model_copy(update={"corpus": resolve(config.corpus), "inputs": inputs})
