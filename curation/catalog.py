@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from curation.corpus import MANIFEST, Corpus
+from curation.corpus import MANIFEST, REJECTS_SCHEMA, Corpus
 from curation.duck import connect, identifier, quote, sql_file
 from curation.errors import UserError
 
@@ -33,19 +33,13 @@ def report_sql(name: str) -> str:
 def view_definitions(corpus: Corpus) -> str:
     if not corpus.parts("docs"):
         raise UserError(f"{corpus.url} has no documents yet; run `curate ingest` first")
-    statements = [
-        sql_file(
-            "views.sql",
-            docs=quote(corpus.uri("docs", "part-*.parquet")),
-            rejects=quote(corpus.uri("rejects", "part-*.parquet")),
-            manifest=quote(corpus.uri(MANIFEST)),
-        )
-    ]
+    statements = [sql_file("views.sql", docs=_parts(corpus, "docs"), manifest=quote(corpus.uri(MANIFEST)))]
+    rejects = f"read_parquet({_parts(corpus, 'rejects')})" if corpus.parts("rejects") else _empty(REJECTS_SCHEMA)
+    statements.append(sql_file("table_view.sql", view="rejects", relation=rejects))
     stages = corpus.attrs_stages()
     for stage in stages:
-        statements.append(
-            sql_file("stage_view.sql", view=identifier(stage), parts=quote(corpus.uri("attrs", stage, "part-*.parquet")))
-        )
+        relation = f"read_parquet({_parts(corpus, 'attrs', stage)})"
+        statements.append(sql_file("table_view.sql", view=identifier(stage), relation=relation))
     statements.append(
         sql_file(
             "corpus_view.sql",
@@ -54,6 +48,17 @@ def view_definitions(corpus: Corpus) -> str:
         )
     )
     return "\n".join(statements)
+
+
+def _parts(corpus: Corpus, *table: str) -> str:
+    return quote(corpus.uri(*table, "part-*.parquet"))
+
+
+def _empty(schema: pa.Schema) -> str:
+    """A relation with the columns of ``schema`` and no rows."""
+    types = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
+    columns = ", ".join(f"CAST(NULL AS {types[f.type]}) AS {identifier(f.name)}" for f in schema)
+    return f"(SELECT {columns} LIMIT 0)"
 
 
 class Catalog:

@@ -69,12 +69,15 @@ def ingest(sources, corpus_dir, text_field, id_field, source, domain, shard_size
            max_reject_fraction, workers, dask_address) -> None:
     """Read JSONL(.gz/.zst), Parquet, CSV, dataset directories and .txt/.md files into a corpus."""
     from curation.ingest.stage import IngestOptions
-    from curation.ingest.units import InputSpec
-    from flows.ingest import run_ingest
-    from flows.runtime import runtime
+    from curation.ingest.units import InputSpec, discover_units
 
     specs = [InputSpec(path, source, domain, text_field, id_field) for path in sources]
     options = IngestOptions(shard_size, max_doc_bytes, max_reject_fraction)
+    discover_units(specs)  # wrong paths fail before the runtime starts
+
+    from flows.ingest import run_ingest
+    from flows.runtime import runtime
+
     with runtime(workers, dask_address) as address:
         _echo_lines(run_ingest(corpus_dir, specs, options, address).lines())
 
@@ -146,6 +149,10 @@ def run(pipeline, workers, dask_address) -> None:
 
 def _run_pipeline(config, workers, dask_address) -> None:
     from curation.ingest.stage import IngestSummary
+    from curation.ingest.units import discover_units
+
+    discover_units([item.spec() for item in config.inputs])  # wrong paths fail before the runtime starts
+
     from flows.pipeline import run_pipeline
     from flows.runtime import runtime
 

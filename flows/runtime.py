@@ -21,6 +21,7 @@ from prefect_dask import DaskTaskRunner
 def prefect_api() -> Iterator[str]:
     configured = PREFECT_API_URL.value()
     if configured:
+        os.environ["PREFECT_API_URL"] = configured  # a profile setting would not reach workers
         yield configured
         return
     from prefect.server.api.server import SubprocessASGIServer

@@ -51,8 +51,7 @@ def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: lis
     unit_rejects = [f"{staging}/{u.name}/rejects.parquet" for u, r in zip(units, results) if sum(r.rejects.values())]
     for index, path in enumerate(unit_rejects):
         _move_once(corpus, path, "rejects", part_name(index))
-    if duplicate_rejects.num_rows or not unit_rejects:
-        # An empty part keeps the `rejects` view defined when nothing was rejected.
+    if duplicate_rejects.num_rows:
         corpus.write_part("rejects", part_name(len(unit_rejects)), duplicate_rejects)
 
     counts = Counter()

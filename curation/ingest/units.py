@@ -85,7 +85,7 @@ def discover_units(specs: list[InputSpec], text_files_per_unit: int = 10_000) ->
 
         if fs.isdir(path):
             if any(fs.exists(f"{path}/{marker}") for marker in HF_DISK_MARKERS):
-                add("hf_disk", [path], path)
+                add("hf_disk", [path], path.rsplit("/", 1)[0])
                 continue
             files = sorted(p for p in fs.find(path) if not _hidden(p[len(path):]))
             text_files: list[str] = []

@@ -1,0 +1,67 @@
+"""Shared fixtures: an isolated Prefect home, one real Prefect server and Dask LocalCluster
+(two worker processes) for the session, and helpers to write inputs."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+import pytest
+
+_HOME = tempfile.mkdtemp(prefix="curation-tests-prefect-")
+os.environ.update(
+    {
+        "PREFECT_HOME": _HOME,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "DASK_LOGGING__DISTRIBUTED": "warning",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    }
+)
+os.environ.pop("PREFECT_API_URL", None)
+
+REPO = Path(__file__).resolve().parent.parent
+CURATE = [sys.executable, "-m", "curation.cli"]
+
+
+@pytest.fixture(scope="session")
+def dask_address():
+    """The address of a real LocalCluster (2 worker processes) with a real Prefect server."""
+    from flows.runtime import runtime
+
+    with runtime(workers=2) as address:
+        yield address
+
+
+def write_jsonl(path: Path, records: list, opener=open) -> Path:
+    with opener(path, "wb") as handle:
+        for record in records:
+            handle.write(record if isinstance(record, bytes) else orjson.dumps(record))
+            handle.write(b"\n")
+    return path
+
+
+def write_jsonl_gz(path: Path, records: list) -> Path:
+    return write_jsonl(path, records, gzip.open)
+
+
+def stdlib_texts(count: int, min_chars: int = 200) -> list[tuple[str, str]]:
+    """Real text for tests: modules of this interpreter's standard library."""
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    texts = []
+    for file in sorted(root.glob("*.py")):
+        text = file.read_text(encoding="utf-8", errors="replace")
+        if len(text) >= min_chars:
+            texts.append((file.stem, text))
+        if len(texts) == count:
+            break
+    return texts
