@@ -11,6 +11,7 @@ half a part. Only names matching ``part-*.parquet`` are parts.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -215,17 +216,26 @@ class Corpus:
             return catalog.query(query)
 
 
-def write_parquet_atomic(fs, path: str, data: pa.Table) -> None:
+@contextlib.contextmanager
+def parquet_writer_atomic(fs, path: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A ParquetWriter on a temporary name; the file appears at ``path`` only when the block ends
+    without an error."""
     directory = path.rsplit("/", 1)[0]
     fs.makedirs(directory, exist_ok=True)
     tmp = f"{directory}/.tmp-{uuid.uuid4().hex}.parquet"
     try:
         with fs.open(tmp, "wb") as handle:
-            pq.write_table(data, handle, compression="zstd", compression_level=1)
+            with pq.ParquetWriter(handle, schema, compression="zstd", compression_level=1) as writer:
+                yield writer
         fs.mv(tmp, path)
     finally:
         if fs.exists(tmp):
             fs.rm(tmp)
+
+
+def write_parquet_atomic(fs, path: str, data: pa.Table) -> None:
+    with parquet_writer_atomic(fs, path, data.schema) as writer:
+        writer.write_table(data)
 
 
 def write_bytes_atomic(fs, path: str, data: bytes) -> None:

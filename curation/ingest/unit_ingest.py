@@ -6,6 +6,7 @@ reading the input again, so a killed ingest resumes unit by unit.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -13,7 +14,7 @@ import fsspec
 import orjson
 import pyarrow as pa
 
-from curation.corpus import DOCS_SCHEMA, REJECTS_SCHEMA, write_bytes_atomic, write_parquet_atomic
+from curation.corpus import DOCS_SCHEMA, REJECTS_SCHEMA, parquet_writer_atomic, write_bytes_atomic, write_parquet_atomic
 from curation.ingest.documents import Document, DocumentBuilder, Reject
 from curation.ingest.readers import read_unit
 from curation.ingest.units import IngestUnit
@@ -76,18 +77,25 @@ def rejects_table(source: str, rejects: list[Reject]) -> pa.Table:
 
 
 class ShardWriter:
-    """Buffers documents column by column and writes a shard every ``shard_size`` rows,
-    with a sidecar of input positions (used only to report duplicate ids)."""
+    """Streams documents into shards of ``shard_size`` rows, a few thousand at a time, so memory
+    holds one batch, not one shard. Each shard has a sidecar of input positions (read only to
+    report duplicate ids)."""
+
+    BATCH_ROWS = 4096
+    BATCH_CHARS = 32 << 20
 
     def __init__(self, fs, directory: str, source: str, shard_size: int):
         self.fs, self.directory, self.source, self.shard_size = fs, directory, source, shard_size
         self.shards_written = 0
         self.rows_written = 0
-        self._reset()
+        self._open: contextlib.ExitStack | None = None
+        self._rows_in_shard = 0
+        self._new_batch()
 
-    def _reset(self) -> None:
+    def _new_batch(self) -> None:
         self.ids, self.texts, self.urls, self.domains, self.metas = [], [], [], [], []
         self.files, self.positions = [], []
+        self._chars = 0
 
     def add(self, doc: Document, file: str, position: int) -> None:
         self.ids.append(doc.id)
@@ -97,31 +105,49 @@ class ShardWriter:
         self.metas.append(doc.meta)
         self.files.append(file)
         self.positions.append(position)
-        if len(self.ids) >= self.shard_size:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.ids:
-            return
+        self._chars += len(doc.text)
         rows = len(self.ids)
-        docs = pa.table(
-            [
-                pa.array(self.ids, pa.string()),
-                pa.array(self.texts, pa.string()),
-                pa.array([self.source] * rows, pa.string()),
-                pa.array(self.urls, pa.string()),
-                pa.array(self.domains, pa.string()),
-                pa.array(self.metas, pa.string()),
-            ],
-            schema=DOCS_SCHEMA,
+        if rows >= self.BATCH_ROWS or self._chars >= self.BATCH_CHARS or self._rows_in_shard + rows >= self.shard_size:
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        rows = len(self.ids)
+        if not rows:
+            return
+        if self._open is None:
+            self._open = contextlib.ExitStack()
+            name = f"{self.directory}/shard-{self.shards_written:05d}"
+            self._positions = self._open.enter_context(parquet_writer_atomic(self.fs, f"{name}.positions.parquet", POSITIONS_SCHEMA))
+            self._docs = self._open.enter_context(parquet_writer_atomic(self.fs, f"{name}.parquet", DOCS_SCHEMA))
+        self._docs.write_batch(
+            pa.record_batch(
+                [
+                    pa.array(self.ids, pa.string()),
+                    pa.array(self.texts, pa.string()),
+                    pa.array([self.source] * rows, pa.string()),
+                    pa.array(self.urls, pa.string()),
+                    pa.array(self.domains, pa.string()),
+                    pa.array(self.metas, pa.string()),
+                ],
+                schema=DOCS_SCHEMA,
+            )
         )
-        positions = pa.table([pa.array(self.files, pa.string()), pa.array(self.positions, pa.int64())], schema=POSITIONS_SCHEMA)
-        name = f"shard-{self.shards_written:05d}"
-        write_parquet_atomic(self.fs, f"{self.directory}/{name}.positions.parquet", positions)
-        write_parquet_atomic(self.fs, f"{self.directory}/{name}.parquet", docs)
-        self.shards_written += 1
+        self._positions.write_batch(
+            pa.record_batch([pa.array(self.files, pa.string()), pa.array(self.positions, pa.int64())], schema=POSITIONS_SCHEMA)
+        )
+        self._rows_in_shard += rows
         self.rows_written += rows
-        self._reset()
+        self._new_batch()
+        if self._rows_in_shard >= self.shard_size:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        if self._open is not None:
+            self._open.close()  # docs is renamed into place first, then its sidecar
+            self._open = None
+            self.shards_written += 1
+            self._rows_in_shard = 0
 
     def close(self) -> None:
-        self.flush()
+        self._write_batch()
+        self._close_shard()
