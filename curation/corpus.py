@@ -52,6 +52,9 @@ REJECTS_SCHEMA = pa.schema(
     ]
 )
 
+# Columns whose few distinct values are worth a Parquet dictionary and statistics.
+DICTIONARY_COLUMNS = {"source", "domain", "reason", "file", "keep", "language"}
+
 
 def part_name(index: int) -> str:
     return f"part-{index:05d}"
@@ -225,7 +228,12 @@ def parquet_writer_atomic(fs, path: str, schema: pa.Schema) -> Iterator[pq.Parqu
     tmp = f"{directory}/.tmp-{uuid.uuid4().hex}.parquet"
     try:
         with fs.open(tmp, "wb") as handle:
-            with pq.ParquetWriter(handle, schema, compression="zstd", compression_level=1) as writer:
+            # Dictionaries and min/max statistics pay off only for short repeated values; on
+            # document text they cost time for nothing.
+            small = [name for name in schema.names if name in DICTIONARY_COLUMNS]
+            with pq.ParquetWriter(
+                handle, schema, compression="zstd", compression_level=1, use_dictionary=small, write_statistics=small
+            ) as writer:
                 yield writer
         fs.mv(tmp, path)
     finally:

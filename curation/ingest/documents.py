@@ -43,19 +43,18 @@ class DocumentBuilder:
     def build(self, record: RawRecord) -> Document | Reject:
         if record.reason is not None:
             return self._reject(record, record.reason, record.detail)
-        value = record.value
-        if not isinstance(value, dict):
-            return self._reject(record, reasons.NOT_AN_OBJECT, f"a JSON {type(value).__name__}, not an object")
-        fields = dict(value)
-        text_field, id_field = self.unit.text_field, self.unit.id_field
+        fields = record.value  # a fresh dict from the reader: taken apart in place
+        if not isinstance(fields, dict):
+            return self._reject(record, reasons.NOT_AN_OBJECT, f"a JSON {type(fields).__name__}, not an object")
+        text_field = self.unit.text_field
         if text_field not in fields:
             return self._reject(record, reasons.MISSING_TEXT, f"no field {text_field!r}")
-        text = fields.pop(text_field)
+        text = fields[text_field]
         if text is None:
             return self._reject(record, reasons.NULL_TEXT, f"{text_field!r} is null")
         if not isinstance(text, str):
-            return self._reject(record, reasons.NON_STRING_TEXT, f"{text_field!r} is a {type(text).__name__}")
-        if not text.strip():
+            return self._reject(record, reasons.NON_STRING_TEXT, f"{text_field!r} is of type {type(text).__name__}")
+        if not text or text.isspace():  # isspace, unlike strip, copies nothing
             return self._reject(record, reasons.EMPTY_TEXT, f"{text_field!r} is empty or whitespace")
         # len() bounds the UTF-8 size from below (1 byte a character) and above (4), so most
         # documents never need encoding just to be measured.
@@ -66,14 +65,16 @@ class DocumentBuilder:
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
 
-        doc_id = self._document_id(fields.pop(id_field, None), record)
+        doc_id = self._document_id(fields.get(self.unit.id_field), record)
         if isinstance(doc_id, Reject):
             return doc_id
         if doc_id in self.seen_ids:
             return self._reject(record, reasons.DUPLICATE_ID, f"id {doc_id!r} already seen in this input")
         self.seen_ids.add(doc_id)
 
-        url = fields.pop("url", None) if isinstance(fields.get("url"), str) else None
+        del fields[text_field]
+        fields.pop(self.unit.id_field, None)
+        url = fields.pop("url") if isinstance(fields.get("url"), str) else None
         domain = self.unit.domain
         if domain is None and isinstance(fields.get("domain"), str):
             domain = fields.pop("domain")

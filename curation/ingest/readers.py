@@ -68,8 +68,14 @@ def _json_error_reason(line: bytes, error: orjson.JSONDecodeError) -> str:
     return reasons.INVALID_UTF8 if "surrogate" in str(error) else reasons.MALFORMED_JSON
 
 
+def _open_binary(path: str):
+    fs, local = fsspec.core.url_to_fs(path)
+    # The builtin file object iterates lines about twice as fast as fsspec's local wrapper.
+    return open(local, "rb", buffering=1 << 20) if "file" in fs.protocol else fs.open(local, "rb")
+
+
 def _lines(path: str) -> Iterator[bytes]:
-    with fsspec.open(path, "rb") as raw:
+    with _open_binary(path) as raw:
         if path.endswith(".gz"):
             with gzip.GzipFile(fileobj=raw) as handle:
                 yield from handle

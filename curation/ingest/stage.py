@@ -73,7 +73,7 @@ class IngestPlan:
 
     @property
     def staging_url(self) -> str:
-        return self.corpus.to_uri(self.staging) if not self.corpus.is_local else self.staging
+        return self.corpus.to_uri(self.staging)
 
 
 def plan_ingest(corpus: Corpus, specs: list[InputSpec], options: IngestOptions) -> IngestPlan:

@@ -76,6 +76,11 @@ def rejects_table(source: str, rejects: list[Reject]) -> pa.Table:
     )
 
 
+def _utf8_array(texts: list[str]) -> pa.Array:
+    # Encoding in Python and validating in Arrow is several times faster than pa.array(str list).
+    return pa.array([text.encode() for text in texts], pa.binary()).cast(pa.string())
+
+
 class ShardWriter:
     """Streams documents into shards of ``shard_size`` rows, a few thousand at a time, so memory
     holds one batch, not one shard. Each shard has a sidecar of input positions (read only to
@@ -123,7 +128,7 @@ class ShardWriter:
             pa.record_batch(
                 [
                     pa.array(self.ids, pa.string()),
-                    pa.array(self.texts, pa.string()),
+                    _utf8_array(self.texts),
                     pa.array([self.source] * rows, pa.string()),
                     pa.array(self.urls, pa.string()),
                     pa.array(self.domains, pa.string()),
