@@ -46,12 +46,22 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
     if dask_address:
         yield dask_address
         return
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     with LocalCluster(
         n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
+    ) as cluster, Client(cluster) as client:
+        # Import the task code on every worker now, in parallel, rather than inside the first
+        # task of the first stage.
+        client.run(_import_task_modules)
         yield cluster.scheduler_address
+
+
+def _import_task_modules() -> None:
+    import prefect.task_engine  # noqa: F401
+
+    import flows.exact_dedup  # noqa: F401
+    import flows.ingest  # noqa: F401
 
 
 @contextlib.contextmanager
