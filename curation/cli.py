@@ -48,9 +48,12 @@ def with_runtime_options(command):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show Prefect and Dask logs.")
-def cli(verbose: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (for scripts).")
+def cli(verbose: bool, quiet: bool) -> None:
     """Curate pretraining corpora: ingest, dedup, score, select, mix. Query everything with SQL."""
     _quiet_orchestration(verbose)
+    if quiet:
+        os.environ["CURATION_PROGRESS"] = "0"
 
 
 @cli.command()

@@ -79,7 +79,7 @@ def resolve_duplicates(plan: StagePlan) -> tuple[int, int]:
     rows_in = rows_out = 0
     with connect(corpus.fs) as connection:
         connection.execute(sql_file("exact_dedup_duplicates.sql", hashes=quote_list(hashes), scope_partition=partition))
-        for part, path in zip(plan.parts, hashes):
+        for part, path in zip(plan.parts, hashes, strict=True):
             table = connection.sql(sql_file("exact_dedup_part.sql", hashes=quote_list([path]))).fetch_arrow_table()
             corpus.write_part(f"attrs/{STAGE}", part, table)
             rows_in += table.num_rows

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
+from prefect.futures import as_completed
 
 from curation.corpus import Corpus, StageRecord
 from curation.exact_dedup import STAGE, ExactDedupConfig, hash_part, resolve_duplicates
+from curation.progress import progress
 from curation.stages import StagePlan, plan_stage
 from flows.runtime import task_runner
 
@@ -21,8 +23,10 @@ def exact_dedup_flow(corpus_url: str, config: ExactDedupConfig) -> StageRecord:
     plan = plan_stage(Corpus.open(corpus_url), STAGE, config)
     if plan.done:
         return plan.record
-    for future in hash_part_task.map(unmapped(plan), plan.parts):
-        future.result()
+    with progress("exact dedup", len(plan.parts), "parts") as advance:
+        for future in as_completed(hash_part_task.map(unmapped(plan), plan.parts)):
+            future.result()
+            advance()
     resolve_duplicates(plan)
     return plan.corpus.stage(STAGE)
 

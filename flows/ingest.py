@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
+from prefect.futures import as_completed
 
 from curation.corpus import Corpus
 from curation.ingest.stage import (
@@ -18,6 +19,7 @@ from curation.ingest.stage import (
 )
 from curation.ingest.unit_ingest import UnitResult
 from curation.ingest.units import IngestUnit, InputSpec
+from curation.progress import progress
 from flows.runtime import task_runner
 
 
@@ -30,8 +32,14 @@ def ingest_unit_task(plan: IngestPlan, unit: IngestUnit) -> UnitResult:
 @flow(name="ingest", log_prints=True)
 def ingest_flow(corpus_url: str, specs: list[InputSpec], options: IngestOptions) -> IngestSummary:
     plan = plan_ingest(Corpus.open(corpus_url), specs, options)
-    futures = ingest_unit_task.map(unmapped(plan), pending_units(plan))
-    return finish_ingest(plan, [future.result() for future in futures])
+    units = pending_units(plan)
+    futures = ingest_unit_task.map(unmapped(plan), units)
+    results = []
+    with progress("ingest", len(units), "inputs") as advance:
+        for future in as_completed(futures):
+            results.append(future.result())
+            advance()
+    return finish_ingest(plan, results)
 
 
 def run_ingest(corpus_url: str, specs: list[InputSpec], options: IngestOptions,

@@ -36,7 +36,7 @@ def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: lis
     }
     duplicates = _saved_duplicates(corpus, staging, list(shard_units))
     drop_rows: dict[str, set[int]] = defaultdict(set)
-    for shard, row in zip(duplicates["shard"].to_pylist(), duplicates["row"].to_pylist()):
+    for shard, row in zip(duplicates["shard"].to_pylist(), duplicates["row"].to_pylist(), strict=True):
         drop_rows[shard].add(row)
 
     duplicate_rejects = _duplicate_rejects(corpus, shard_units, duplicates)
@@ -48,7 +48,7 @@ def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: lis
         else:
             _move_once(corpus, shard, "docs", part_name(index))
 
-    unit_rejects = [f"{staging}/{u.name}/rejects.parquet" for u, r in zip(units, results) if sum(r.rejects.values())]
+    unit_rejects = [f"{staging}/{u.name}/rejects.parquet" for u, r in zip(units, results, strict=True) if sum(r.rejects.values())]
     for index, path in enumerate(unit_rejects):
         _move_once(corpus, path, "rejects", part_name(index))
     if duplicate_rejects.num_rows:

@@ -70,41 +70,42 @@ def default_source(path: str) -> str:
 def discover_units(specs: list[InputSpec], text_files_per_unit: int = 10_000) -> list[IngestUnit]:
     units: list[IngestUnit] = []
     for spec in specs:
-        fs, path = fsspec.core.url_to_fs(spec.path)
-        if not fs.exists(path):
-            raise UserError(f"no such input: {spec.path}")
-        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-        url = (lambda p: p) if protocol == "file" else (lambda p: f"{protocol}://{p}")
-        source = spec.source or default_source(path)
-
-        def add(kind: str, paths: list[str], root: str) -> None:
+        source, pieces = _pieces(spec, text_files_per_unit)
+        for kind, paths, root in pieces:
             units.append(
-                IngestUnit(len(units), kind, tuple(url(p) for p in paths), source, spec.domain,
-                           spec.text_field, spec.id_field, url(root))
+                IngestUnit(len(units), kind, paths, source, spec.domain, spec.text_field, spec.id_field, root)
             )
-
-        if fs.isdir(path):
-            if any(fs.exists(f"{path}/{marker}") for marker in HF_DISK_MARKERS):
-                add("hf_disk", [path], path.rsplit("/", 1)[0])
-                continue
-            files = sorted(p for p in fs.find(path) if not _hidden(p[len(path):]))
-            text_files: list[str] = []
-            for file in files:
-                kind = kind_of(file)
-                if kind == "text_files":
-                    text_files.append(file)
-                elif kind is not None:
-                    add(kind, [file], path)
-            for start in range(0, len(text_files), text_files_per_unit):
-                add("text_files", text_files[start : start + text_files_per_unit], path)
-            if not files or not any(kind_of(f) for f in files):
-                raise UserError(f"{spec.path} holds no supported files (.jsonl[.gz|.zst], .parquet, .csv, .txt, .md)")
-        else:
-            kind = kind_of(path)
-            if kind is None:
-                raise UserError(f"unsupported input {spec.path}: expected .jsonl[.gz|.zst], .parquet, .csv, .tsv, .txt, .md or a dataset directory")
-            add(kind, [path], path.rsplit("/", 1)[0])
     return units
+
+
+def _pieces(spec: InputSpec, text_files_per_unit: int) -> tuple[str, list[tuple[str, tuple[str, ...], str]]]:
+    """The source name of one input, and its units as (kind, paths, root)."""
+    fs, path = fsspec.core.url_to_fs(spec.path)
+    if not fs.exists(path):
+        raise UserError(f"no such input: {spec.path}")
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    prefix = "" if protocol == "file" else f"{protocol}://"
+    source = spec.source or default_source(path)
+    parent = prefix + path.rsplit("/", 1)[0]
+
+    if not fs.isdir(path):
+        kind = kind_of(path)
+        if kind is None:
+            raise UserError(
+                f"unsupported input {spec.path}: expected .jsonl[.gz|.zst], .parquet, .csv, .tsv, .txt, .md or a dataset directory"
+            )
+        return source, [(kind, (prefix + path,), parent)]
+    if any(fs.exists(f"{path}/{marker}") for marker in HF_DISK_MARKERS):
+        return source, [("hf_disk", (prefix + path,), parent)]
+
+    files = sorted(p for p in fs.find(path) if not _hidden(p[len(path) :]))
+    pieces = [(kind_of(f), (prefix + f,), prefix + path) for f in files if kind_of(f) not in (None, "text_files")]
+    text_files = [prefix + f for f in files if kind_of(f) == "text_files"]
+    for start in range(0, len(text_files), text_files_per_unit):
+        pieces.append(("text_files", tuple(text_files[start : start + text_files_per_unit]), prefix + path))
+    if not pieces:
+        raise UserError(f"{spec.path} holds no supported files (.jsonl[.gz|.zst], .parquet, .csv, .txt, .md)")
+    return source, pieces
 
 
 def _hidden(relative: str) -> bool:

@@ -1,0 +1,48 @@
+"""Progress of long work on the terminal: done of total, items per second, time left.
+
+Shown only on an interactive terminal unless CURATION_PROGRESS=1; CURATION_PROGRESS=0 (or
+`curate --quiet`) hides it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+def enabled() -> bool:
+    setting = os.environ.get("CURATION_PROGRESS")
+    return setting == "1" if setting is not None else sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress(label: str, total: int, unit: str = "shards") -> Iterator[Callable[[], None]]:
+    """Yields ``advance()``, to call once per finished item."""
+    if not enabled() or total == 0:
+        yield lambda: None
+        return
+    columns = (
+        TextColumn(f"{label:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TaskProgressColumn(show_speed=True),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
