@@ -7,6 +7,7 @@ Flows (Prefect, Dask) are imported inside the commands that run them, so `curate
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -186,6 +187,8 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
     config = load_config(str(target / "pipeline.yaml"))
     _run_pipeline(config, workers, dask_address)
     corpus = config.corpus
+    # Outside an activated venv, show the path that works (e.g. .venv/bin/curate).
+    curate = sys.argv[0] if sys.argv[0].endswith("curate") and not shutil.which("curate") else "curate"
     click.echo("\nTry next:")
     for line in (
         f'curate sql {corpus} "SELECT source, domain, count(*) AS docs FROM docs GROUP BY ALL ORDER BY docs DESC"',
@@ -195,7 +198,7 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
         f'curate sql {corpus} "SELECT source, count(*) AS duplicates FROM corpus WHERE NOT exact_dedup.keep GROUP BY ALL"',
         f'curate sql {corpus} "SELECT d.id, d.duplicate_of FROM exact_dedup d WHERE NOT keep LIMIT 10"',
     ):
-        click.echo(f"  {line}")
+        click.echo(f"  {line.replace('curate', curate, 1)}")
 
 
 def main(argv: list[str] | None = None) -> int:
