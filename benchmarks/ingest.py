@@ -20,78 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-import sysconfig
-import threading
-import time
 from pathlib import Path
 
-import orjson
 import psutil
-
-HERE = Path(__file__).resolve().parent
-FILES = 8
-
-
-def make_data(directory: Path, size_mb: int) -> Path:
-    target = directory / f"jsonl-{size_mb}mb"
-    if (target / ".done").exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    texts = list(_real_texts())
-    per_file = size_mb * 1024 * 1024 // FILES
-    n = 0
-    for f in range(FILES):
-        written = 0
-        with open(target / f"part-{f}.jsonl", "wb") as handle:
-            while written < per_file:
-                text = texts[n % len(texts)]
-                line = orjson.dumps({"id": f"doc-{n}", "text": f"{n}. {text}", "url": f"https://example.org/{n}", "lang": "en"}) + b"\n"
-                handle.write(line)
-                written += len(line)
-                n += 1
-    (target / ".done").write_text(str(n))
-    return target
-
-
-def _real_texts():
-    raw = HERE.parent / "demo-corpus" / "raw" / "linux-doc"
-    files = sorted(raw.rglob("*.txt")) if raw.exists() else sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
-    for file in files[:3000]:
-        text = file.read_text(encoding="utf-8", errors="replace")
-        for start in range(0, len(text), 4000):  # documents of a few KB, like web pages
-            if len(text[start : start + 4000]) > 200:
-                yield text[start : start + 4000]
-
-
-def measure(command: list[str]) -> tuple[float, int, str]:
-    """Wall seconds and peak RSS (bytes) of a command and all its descendants."""
-    started = time.time()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
-    done = threading.Event()
-
-    def sample():
-        nonlocal peak
-        parent = psutil.Process(process.pid)
-        while not done.is_set():
-            try:
-                tree = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise RuntimeError(f"{command[:3]} failed:\n{output[-3000:]}")
-    return time.time() - started, peak, output
+from common import FILES, HERE, make_data, measure
 
 
 # -- the methods, each run in its own process -------------------------------------------------

@@ -42,16 +42,23 @@ class ExactDedupConfig:
             raise UserError(f"exact dedup normalize must be one of {', '.join(NORMALIZATIONS)}, not {self.normalize!r}")
 
 
-def normalized(texts: pa.Array, mode: str) -> pa.Array:
-    if mode == "none":
-        return texts
-    texts = pc.utf8_trim_whitespace(pc.replace_substring_regex(texts, r"[\s\p{Z}]+", " "))
-    return pc.utf8_lower(texts) if mode == "lower" else texts
+def _whitespace(text: str) -> str:
+    return " ".join(text.split())  # str.split() knows every Unicode space; faster than a regex here
 
 
-def text_hashes(texts: pa.Array) -> pa.Array:
-    """xxh3-128 of the UTF-8 text, as 32 hex characters (readable and joinable in SQL)."""
-    return pa.array([xxhash.xxh3_128_hexdigest(t.encode()) for t in texts.to_pylist()], pa.string())
+def _lower(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def text_hashes(texts: pa.Array, normalize: str) -> pa.Array:
+    """xxh3-128 of the UTF-8 of each normalised text, as 32 hex characters (readable and
+    joinable in SQL)."""
+    if normalize == "none":
+        digests = [xxhash.xxh3_128_hexdigest(raw) for raw in texts.cast(pa.binary()).to_pylist()]
+    else:
+        norm = _lower if normalize == "lower" else _whitespace
+        digests = [xxhash.xxh3_128_hexdigest(norm(text).encode()) for text in texts.to_pylist()]
+    return pa.array(digests, pa.string())
 
 
 def hash_part(plan: StagePlan, part: str) -> str:
@@ -62,7 +69,7 @@ def hash_part(plan: StagePlan, part: str) -> str:
         return target
     batches = []
     for batch in corpus.iter_batches("docs", part, columns=["id", "text", "source"], batch_size=8192):
-        hashes = text_hashes(normalized(batch.column("text"), plan.config["normalize"]))
+        hashes = text_hashes(batch.column("text"), plan.config["normalize"])
         batches.append(pa.record_batch([batch.column("id"), hashes, batch.column("source")], schema=HASHES_SCHEMA))
     write_parquet_atomic(corpus.fs, target, pa.Table.from_batches(batches, schema=HASHES_SCHEMA))
     return target

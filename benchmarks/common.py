@@ -1,0 +1,79 @@
+"""What every benchmark shares: real-text JSONL inputs and measuring a command's time and memory."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sysconfig
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+
+HERE = Path(__file__).resolve().parent
+FILES = 8
+
+
+def make_data(directory: Path, size_mb: int, duplicate_every: int = 0) -> Path:
+    """SIZE MB of JSONL in 8 files. With ``duplicate_every`` k, every k-th document repeats the
+    text of the one before it (a planted exact duplicate)."""
+    target = directory / (f"jsonl-{size_mb}mb" + (f"-dup{duplicate_every}" if duplicate_every else ""))
+    if (target / ".done").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    texts = list(_real_texts())
+    per_file = size_mb * 1024 * 1024 // FILES
+    n = 0
+    for f in range(FILES):
+        written = 0
+        with open(target / f"part-{f}.jsonl", "wb") as handle:
+            while written < per_file:
+                copy = duplicate_every and n % duplicate_every == 0 and n > 0
+                body = f"{n - 1}. {texts[(n - 1) % len(texts)]}" if copy else f"{n}. {texts[n % len(texts)]}"
+                line = orjson.dumps({"id": f"doc-{n}", "text": body, "url": f"https://example.org/{n}", "lang": "en"}) + b"\n"
+                handle.write(line)
+                written += len(line)
+                n += 1
+    (target / ".done").write_text(str(n))
+    return target
+
+
+def _real_texts():
+    raw = HERE.parent / "demo-corpus" / "raw" / "linux-doc"
+    files = sorted(raw.rglob("*.txt")) if raw.exists() else sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))
+    for file in files[:3000]:
+        text = file.read_text(encoding="utf-8", errors="replace")
+        for start in range(0, len(text), 4000):  # documents of a few KB, like web pages
+            if len(text[start : start + 4000]) > 200:
+                yield text[start : start + 4000]
+
+
+def measure(command: list[str]) -> tuple[float, int, str]:
+    """Wall seconds and peak RSS (bytes) of a command and all its descendants."""
+    started = time.time()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        parent = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed:\n{output[-3000:]}")
+    return time.time() - started, peak, output
