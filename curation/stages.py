@@ -23,8 +23,16 @@ class StagePlan:
     config_fingerprint: str
     input_fingerprint: str
     parts: list[str]
+    part_rows: list[int]
     record: StageRecord | None
     started: float = field(default_factory=time.time)
+
+    def part_offsets(self) -> dict[str, int]:
+        """Global document numbers: a part's first document is the count of documents before it."""
+        starts = [0]
+        for rows in self.part_rows[:-1]:
+            starts.append(starts[-1] + rows)
+        return dict(zip(self.parts, starts, strict=True))
 
     @property
     def done(self) -> bool:
@@ -45,7 +53,9 @@ def plan_stage(corpus: Corpus, name: str, config) -> StagePlan:
     record = corpus.stage(name)
     if record is not None and not record.matches(config_fp, input_fp):
         record = None
-    return StagePlan(corpus, name, config, config_fp, input_fp, corpus.parts("docs"), record)
+    parts = corpus.parts("docs")
+    part_rows = [corpus.part_rows("docs", part) for part in parts]
+    return StagePlan(corpus, name, config, config_fp, input_fp, parts, part_rows, record)
 
 
 def finish_stage(plan: StagePlan, rows_in: int, rows_out: int, details: dict | None = None) -> StageRecord:

@@ -1,0 +1,247 @@
+"""Fuzzy deduplication with MinHash-LSH, verified candidates and representative clusters.
+
+    plan = plan_stage(corpus, STAGE, FuzzyDedupConfig())
+    for part in plan.parts: signature_part(plan, part)     # map, in parallel
+    find_duplicates(plan)                                 # global
+
+Map: normalised word n-gram shingles, MinHash signatures and LSH band keys per docs part.
+Global: DuckDB groups the band tables on disk into candidate pairs; each pair is verified
+against the threshold with the full signatures (peers skip this and lose precision); connected
+components of verified pairs are split into clusters around the document the keep policy
+prefers. attrs/minhash says, for every document, its cluster, whether it is kept, and which
+document it duplicates at what estimated similarity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation.corpus import Corpus, write_parquet_atomic
+from curation.duck import connect, quote_list, sql_file
+from curation.errors import UserError
+from curation.minhash.clusters import connected_components, representatives
+from curation.minhash.shingles import shingle_hashes
+from curation.minhash.signatures import MinHashParams, band_keys, minhash_signatures
+from curation.stages import StagePlan, finish_stage, plan_stage
+
+STAGE = "minhash"
+SCOPES = ("global", "source")
+VERIFY = ("exact", "estimate")
+# Exact verification only looks at pairs whose estimate is within this of the threshold: the
+# estimate's standard deviation is about 0.04 at 112 permutations.
+EXACT_MARGIN = 0.15
+BATCH = 2048
+
+SIGNATURES_COLUMNS = ["id", "source", "chars", "shingles", "signature"]
+
+
+@dataclass(frozen=True)
+class FuzzyDedupConfig:
+    ngram: int = 5
+    bands: int = 14
+    rows: int = 8
+    seed: int = 1
+    threshold: float = 0.8
+    scope: str = "global"
+    keep: str = "first"  # first | longest | best:<stage>.<column>
+    verify: str = "exact"  # exact (true shingle Jaccard) | estimate (from the signatures)
+
+    def __post_init__(self):
+        if self.scope not in SCOPES:
+            raise UserError(f"fuzzy dedup scope must be one of {', '.join(SCOPES)}, not {self.scope!r}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise UserError(f"the similarity threshold must be in (0, 1], not {self.threshold}")
+        if self.keep not in ("first", "longest") and not _best_column(self.keep):
+            raise UserError(f"--keep must be first, longest or best:<stage>.<column>, not {self.keep!r}")
+        if self.verify not in VERIFY:
+            raise UserError(f"--verify must be one of {', '.join(VERIFY)}, not {self.verify!r}")
+        MinHashParams(self.ngram, self.bands, self.rows, self.seed)  # checks sizes
+
+    @property
+    def params(self) -> MinHashParams:
+        return MinHashParams(self.ngram, self.bands, self.rows, self.seed)
+
+
+def _best_column(keep: str) -> tuple[str, str] | None:
+    if not keep.startswith("best:") or "." not in keep[5:]:
+        return None
+    stage, column = keep[5:].split(".", 1)
+    return (stage, column) if stage and column else None
+
+
+# -- map: signatures and bands of one part -------------------------------------------------
+def signature_part(plan: StagePlan, part: str) -> None:
+    corpus, params = plan.corpus, FuzzyDedupConfig(**plan.config).params
+    signatures_path = f"{plan.staging}/signatures/{part}.parquet"
+    bands_path = f"{plan.staging}/bands/{part}.parquet"
+    if corpus.fs.exists(bands_path):
+        return  # written last: the part is done
+    base = plan.part_offsets()[part]
+    signature_batches, band_batches = [], []
+    rows = 0
+    for batch in corpus.iter_batches("docs", part, columns=["id", "text", "source"], batch_size=BATCH):
+        hashes, offsets = shingle_hashes(batch.column("text"), params.ngram)
+        signatures = minhash_signatures(hashes, offsets, params)
+        shingles = np.diff(offsets)
+        signature_batches.append(
+            pa.table(
+                {
+                    "id": batch.column("id"),
+                    "source": batch.column("source"),
+                    "chars": pc.utf8_length(batch.column("text")).cast(pa.int64()),
+                    "shingles": pa.array(shingles, pa.int32()),
+                    "signature": pa.FixedSizeListArray.from_arrays(pa.array(signatures.ravel()), params.num_perm),
+                }
+            )
+        )
+        docs = base + rows + np.flatnonzero(shingles > 0)  # no shingles, no bands: unique by rule
+        keys = band_keys(signatures[shingles > 0], params)
+        band_batches.append(
+            pa.table(
+                {
+                    "band": pa.array(np.tile(np.arange(params.bands, dtype=np.int16), len(docs))),
+                    "key": pa.array(keys.ravel()),
+                    "doc": pa.array(np.repeat(docs, params.bands)),
+                    "source": pc.take(batch.column("source"), pa.array(np.repeat(docs - base - rows, params.bands))),
+                }
+            )
+        )
+        rows += batch.num_rows
+    write_parquet_atomic(corpus.fs, signatures_path, pa.concat_tables(signature_batches))
+    write_parquet_atomic(corpus.fs, bands_path, pa.concat_tables(band_batches))
+
+
+# -- global: candidates, verification, clusters ---------------------------------------------
+def find_duplicates(plan: StagePlan) -> tuple[int, int]:
+    corpus = plan.corpus
+    config = FuzzyDedupConfig(**plan.config)
+    signatures = _read_all(corpus, [f"{plan.staging}/signatures/{p}.parquet" for p in plan.parts],
+                           ["id", "chars", "signature"])
+    ids = signatures["id"]
+    # 16 bits of each minhash are plenty to compare (a chance equality costs 1/65536 of a row)
+    # and halve the memory of the one global array the verification needs.
+    sig = signatures["signature"].combine_chunks().flatten().to_numpy().astype(np.uint16)
+    sig = sig.reshape(len(ids), config.params.num_perm)
+
+    u, v = _candidates(corpus, plan, config)
+    estimate = _similarity(sig, u, v)
+    if config.verify == "exact":
+        near = estimate >= config.threshold - EXACT_MARGIN
+        u, v = u[near], v[near]
+        shingles = ExactShingles(corpus, plan, config, np.union1d(u, v))
+        similarity_of = shingles.similarity
+    else:
+        def similarity_of(doc: int, others: np.ndarray) -> np.ndarray:
+            return _similarity(sig, np.full(len(others), doc), others)
+    pair_similarity = np.array([similarity_of(a, np.array([b]))[0] for a, b in zip(u.tolist(), v.tolist(), strict=True)])
+    verified = pair_similarity >= config.threshold
+    labels = connected_components(len(ids), u[verified], v[verified])
+    priority = _priority(corpus, plan, config, signatures["chars"].to_numpy())
+    kept_by, similarity = representatives(labels, priority, similarity_of, config.threshold)
+    rows_out = _write_attrs(corpus, plan, ids, kept_by, similarity)
+    finish_stage(plan, len(ids), rows_out, {"candidate_pairs": int(len(u)), "verified_pairs": int(verified.sum())})
+    return len(ids), rows_out
+
+
+def _candidates(corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    bands = [corpus.to_uri(f"{plan.staging}/bands/{p}.parquet") for p in plan.parts]
+    scope = ", source" if config.scope == "source" else ""
+    with connect(corpus.fs) as connection:
+        pairs = connection.sql(sql_file("minhash_candidates.sql", bands=quote_list(bands), scope_columns=scope)).fetchnumpy()
+    return pairs["u"].astype(np.int64), pairs["v"].astype(np.int64)
+
+
+class ExactShingles:
+    """The shingle sets of the documents that need exact verification, read from their parts."""
+
+    def __init__(self, corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig, docs: np.ndarray):
+        self.sets: dict[int, frozenset] = {}
+        offsets = plan.part_offsets()
+        for part, rows in zip(plan.parts, plan.part_rows, strict=True):
+            start = offsets[part]
+            wanted = docs[(docs >= start) & (docs < start + rows)]
+            if not len(wanted):
+                continue
+            texts = pc.take(corpus.read_part("docs", part, ["text"])["text"], pa.array(wanted - start))
+            hashes, bounds = shingle_hashes(texts.combine_chunks(), config.ngram)
+            for i, doc in enumerate(wanted.tolist()):
+                self.sets[doc] = frozenset(hashes[bounds[i] : bounds[i + 1]].tolist())
+
+    def similarity(self, doc: int, others: np.ndarray) -> np.ndarray:
+        mine = self.sets[doc]
+        return np.array([len(mine & (theirs := self.sets[o])) / len(mine | theirs) for o in others.tolist()], np.float32)
+
+
+def _similarity(sig: np.ndarray, u: np.ndarray, v: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    out = np.empty(len(u), dtype=np.float32)
+    for start in range(0, len(u), chunk):
+        stop = start + chunk
+        out[start:stop] = (sig[u[start:stop]] == sig[v[start:stop]]).mean(axis=1)
+    return out
+
+
+def _priority(corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig, chars: np.ndarray) -> np.ndarray:
+    """Lower is kept first; ties go to the earlier document in corpus order."""
+    order = np.arange(len(chars), dtype=np.float64) / max(len(chars), 1)  # in [0, 1): breaks ties
+    if config.keep == "first":
+        return order
+    if config.keep == "longest":
+        return -chars.astype(np.float64) + order
+    stage, column = _best_column(config.keep)
+    if not corpus.parts(f"attrs/{stage}"):
+        raise UserError(f"--keep {config.keep}: the corpus has no attrs for stage {stage!r}")
+    try:
+        scores = _read_all(corpus, [corpus.part_path(f"attrs/{stage}", p) for p in plan.parts], [column])[column]
+    except (KeyError, pa.ArrowInvalid) as error:
+        raise UserError(f"--keep {config.keep}: no column {column!r} in attrs/{stage}") from error
+    values = pc.fill_null(scores.cast(pa.float64()), -np.inf).to_numpy()
+    ranks = np.argsort(np.argsort(-values, kind="stable"), kind="stable")  # best score first
+    return ranks.astype(np.float64) + order
+
+
+def _write_attrs(corpus: Corpus, plan: StagePlan, ids: pa.ChunkedArray, kept_by: np.ndarray, similarity: np.ndarray) -> int:
+    sizes = np.bincount(kept_by, minlength=len(kept_by))
+    keep = kept_by == np.arange(len(kept_by))
+    all_ids = ids.combine_chunks()
+    cluster_ids = pc.take(all_ids, pa.array(kept_by))
+    duplicate_of = pc.if_else(pa.array(keep), pa.nulls(len(keep), pa.string()), cluster_ids)
+    table = pa.table(
+        {
+            "id": all_ids,
+            "cluster_id": cluster_ids,
+            "cluster_size": pa.array(sizes[kept_by], pa.int32()),
+            "keep": pa.array(keep),
+            "duplicate_of": duplicate_of,
+            "similarity": pa.array(np.where(keep, np.nan, similarity), pa.float32(), from_pandas=True),
+        }
+    )
+    offsets = plan.part_offsets()
+    for part, rows in zip(plan.parts, plan.part_rows, strict=True):
+        corpus.write_part(f"attrs/{STAGE}", part, table.slice(offsets[part], rows))
+    return int(keep.sum())
+
+
+def _read_all(corpus: Corpus, paths: list[str], columns: list[str]) -> pa.Table:
+    tables = []
+    for path in paths:
+        with corpus.fs.open(path, "rb") as handle:
+            tables.append(pq.read_table(handle, columns=columns))
+    return pa.concat_tables(tables)
+
+
+def fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig | None = None):
+    """The whole stage in this process (no Prefect, no Dask)."""
+    corpus = Corpus.open(corpus_url)
+    with corpus.writer_lock(STAGE):
+        plan = plan_stage(corpus, STAGE, config or FuzzyDedupConfig())
+        if plan.done:
+            return plan.record
+        for part in plan.parts:
+            signature_part(plan, part)
+        find_duplicates(plan)
+        return corpus.stage(STAGE)

@@ -1,0 +1,143 @@
+"""Word n-gram shingles of many documents at once, as 64-bit hashes, without a per-word loop.
+
+Normalisation follows datatrove/FineWeb (specs §2.3): lower case, every digit becomes "0",
+punctuation and symbols become spaces, runs of whitespace collapse, diacritics are removed.
+ASCII documents go through one ``bytes.translate``; others through NFKD and a Unicode table.
+
+Words are then found, hashed and combined into n-grams with numpy over the bytes of a whole
+batch. A document with fewer words than n gets one shingle made of all its words (so short
+identical texts still match); a document with no words gets none.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+
+SPACE = ord(" ")
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible mod 2**64
+
+
+def _ascii_table() -> bytes:
+    table = bytearray(range(256))
+    for byte in range(128):
+        char = chr(byte)
+        if char.isdigit():
+            table[byte] = ord("0")
+        elif char.isalpha():
+            table[byte] = ord(char.lower())
+        elif byte != ord("_"):
+            table[byte] = SPACE  # punctuation, symbols, whitespace, control characters
+    return bytes(table)
+
+
+ASCII_TABLE = _ascii_table()
+
+
+@lru_cache(maxsize=1)
+def _unicode_table() -> dict[int, int | None]:
+    """Combining marks vanish (diacritics, after NFKD); punctuation, symbols, separators and
+    control characters become spaces; digits become "0"."""
+    table: dict[int, int | None] = {}
+    for code in range(sys.maxunicode + 1):
+        category = unicodedata.category(chr(code))
+        if category == "Mn":
+            table[code] = None
+        elif category == "Nd":
+            table[code] = ord("0")
+        elif (category[0] in "PSZ" or category in ("Cc", "Cf")) and chr(code) != "_":
+            table[code] = SPACE
+    return table
+
+
+def normalized_bytes(text: bytes) -> bytes:
+    if text.isascii():
+        return text.translate(ASCII_TABLE)
+    decomposed = unicodedata.normalize("NFKD", text.decode("utf-8").lower())
+    return decomposed.translate(_unicode_table()).encode("utf-8")
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the output, in place."""
+    values ^= values >> np.uint64(30)
+    values *= np.uint64(0xBF58476D1CE4E5B9)
+    values ^= values >> np.uint64(27)
+    values *= np.uint64(0x94D049BB133111EB)
+    values ^= values >> np.uint64(31)
+    return values
+
+
+@lru_cache(maxsize=4)
+def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """M**i and M**-i mod 2**64 for i < size (numpy's uint64 arithmetic wraps, as wanted)."""
+    inverse = pow(int(_MULTIPLIER), -1, 2**64)
+    powers = np.full(size, _MULTIPLIER, dtype=np.uint64)
+    powers[0] = 1
+    inverses = np.full(size, np.uint64(inverse), dtype=np.uint64)
+    inverses[0] = 1
+    with np.errstate(over="ignore"):
+        return np.cumprod(powers, dtype=np.uint64), np.cumprod(inverses, dtype=np.uint64)
+
+
+def shingle_hashes(texts: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, offsets): the shingles of document i are ``hashes[offsets[i]:offsets[i + 1]]``."""
+    docs = [normalized_bytes(raw) for raw in texts.cast(pa.binary()).to_pylist()]
+    # Documents joined by one space: no word ever spans two documents.
+    data = np.frombuffer(b" ".join(docs) + b" ", dtype=np.uint8)
+    starts_of_docs = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum([len(d) + 1 for d in docs], out=starts_of_docs[1:])
+
+    is_word = data != SPACE
+    edges = np.diff(is_word.astype(np.int8), prepend=np.int8(0))
+    word_starts = np.flatnonzero(edges == 1)
+    word_ends = np.flatnonzero(edges == -1)
+    word_docs = np.searchsorted(starts_of_docs, word_starts, side="right") - 1
+    words_per_doc = np.bincount(word_docs, minlength=len(docs))
+
+    with np.errstate(over="ignore"):
+        word_hashes = _word_hashes(data, word_starts, word_ends)
+        return _ngrams(word_hashes, words_per_doc, ngram)
+
+
+def _word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Polynomial hash of each word from prefix sums: (H[end] - H[start]) * M**-start."""
+    powers, inverses = _powers(_bucket(len(data) + 1))
+    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * powers[: len(data)], out=prefix[1:])
+    return _mix((prefix[ends] - prefix[starts]) * inverses[starts])
+
+
+def _ngrams(word_hashes: np.ndarray, words_per_doc: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    word_offsets = np.zeros(len(words_per_doc) + 1, dtype=np.int64)
+    np.cumsum(words_per_doc, out=word_offsets[1:])
+    shingles_per_doc = np.where(words_per_doc >= ngram, words_per_doc - ngram + 1, np.minimum(words_per_doc, 1))
+    offsets = np.zeros(len(words_per_doc) + 1, dtype=np.int64)
+    np.cumsum(shingles_per_doc, out=offsets[1:])
+
+    # Every window of n consecutive words; windows that cross a document boundary are dropped.
+    count = max(len(word_hashes) - ngram + 1, 0)
+    combined = np.zeros(count, dtype=np.uint64)
+    for k in range(ngram):
+        combined = _mix(combined * _MULTIPLIER + word_hashes[k : k + count])
+    window_docs = np.repeat(np.arange(len(words_per_doc)), words_per_doc)[:count]
+    inside = np.arange(count) + ngram <= word_offsets[window_docs + 1]
+    hashes = np.empty(offsets[-1], dtype=np.uint64)
+    long_docs = words_per_doc >= ngram
+    hashes[np.repeat(long_docs, shingles_per_doc)] = combined[inside]
+
+    # Short documents: one shingle of all their words, combined the same way.
+    for doc in np.flatnonzero(~long_docs & (words_per_doc > 0)):
+        combined_short = np.zeros(1, dtype=np.uint64)
+        for value in word_hashes[word_offsets[doc] : word_offsets[doc + 1]]:
+            combined_short = _mix(combined_short * _MULTIPLIER + value)
+        hashes[offsets[doc]] = combined_short[0]
+    return hashes, offsets
+
+
+def _bucket(size: int) -> int:
+    """Round up to a power of two so the cached powers serve many batch sizes."""
+    return 1 << max(size - 1, 1).bit_length()
