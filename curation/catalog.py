@@ -6,6 +6,7 @@ EXPLAIN statements run (a read-only DuckDB would still let COPY ... TO write fil
 
 from __future__ import annotations
 
+import re
 import tempfile
 from importlib.resources import files
 from pathlib import Path
@@ -105,4 +106,8 @@ class Catalog:
 
 
 def _first_line(error: Exception) -> str:
-    return " ".join(str(error).split("\n")[:2]).strip()
+    message = " ".join(str(error).split("\n")[:2]).strip()
+    missing = re.search(r"Table with name (\w+) does not exist", message)
+    if missing:
+        message = f"no view named {missing.group(1)} (is it a stage that has not run on this corpus yet?)"
+    return message

@@ -88,28 +88,53 @@ def ingest(sources, corpus_dir, text_field, id_field, source, domain, shard_size
 
 @cli.command()
 @click.argument("corpus_dir")
-@click.option("--exact", is_flag=True, help="Exact dedup of normalised text.")
-@click.option("--fuzzy", is_flag=True, help="MinHash-LSH near-duplicate dedup.")
+@click.option("--exact", is_flag=True, help="Exact dedup of normalised text (attrs/exact_dedup).")
+@click.option("--fuzzy", is_flag=True, help="MinHash-LSH near-duplicate dedup (attrs/minhash).")
 @click.option("--semantic", is_flag=True, help="SemDeDup on embeddings.")
 @click.option("--scope", type=click.Choice(["global", "source"]), default="global", show_default=True)
-@click.option("--normalize", type=click.Choice(["none", "whitespace", "lower"]), default="whitespace", show_default=True)
+@click.option("--normalize", type=click.Choice(["none", "whitespace", "lower"]), default="whitespace", show_default=True,
+              help="Exact: how text is normalised before hashing.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
+              help="Fuzzy: Jaccard similarity from which two documents are near-duplicates.")
+@click.option("--ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Fuzzy: words per shingle.")
+@click.option("--bands", type=click.IntRange(min=1), default=None, help="Fuzzy: LSH bands (default 14).")
+@click.option("--rows", type=click.IntRange(min=1), default=None, help="Fuzzy: rows per band (default 8).")
+@click.option("--num-perm", type=click.IntRange(min=1), default=None,
+              help="Fuzzy: number of permutations; bands x rows are then chosen for --threshold.")
+@click.option("--keep", default="first", show_default=True, help="Fuzzy: first, longest or best:<stage>.<column>.")
+@click.option("--verify", type=click.Choice(["exact", "estimate"]), default="exact", show_default=True,
+              help="Fuzzy: check candidates by true shingle Jaccard, or by the signatures' estimate.")
+@click.option("--seed", type=int, default=1, show_default=True)
 @with_runtime_options
-def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, workers, dask_address) -> None:
+def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, threshold, ngram, bands, rows, num_perm, keep, verify,
+          seed, workers, dask_address) -> None:
     """Mark duplicate documents in attrs/<method> (documents are never rewritten)."""
-    if fuzzy or semantic:
-        raise UserError("--fuzzy and --semantic are not available yet; use --exact")
-    if not exact:
-        raise UserError("choose a method: --exact")
+    if semantic:
+        raise UserError("--semantic is not available yet; use --exact or --fuzzy")
+    if not (exact or fuzzy):
+        raise UserError("choose a method: --exact and/or --fuzzy")
     from curation.corpus import Corpus
     from curation.exact_dedup import ExactDedupConfig
+    from curation.fuzzy_dedup import fuzzy_config
+
+    Corpus.open(corpus_dir)
+    exact_config = ExactDedupConfig(scope, normalize) if exact else None
+    fuzzy_config_ = fuzzy_config(threshold=threshold, ngram=ngram, bands=bands, rows=rows, num_perm=num_perm,
+                                 keep=keep, verify=verify, scope=scope, seed=seed) if fuzzy else None
+
     from flows.exact_dedup import run_exact_dedup
+    from flows.fuzzy_dedup import run_fuzzy_dedup
     from flows.runtime import runtime
 
-    config = ExactDedupConfig(scope, normalize)
-    Corpus.open(corpus_dir)
     with runtime(workers, dask_address) as address:
-        record = run_exact_dedup(corpus_dir, config, address)
-    click.echo(f"exact dedup: {record.rows_in:,} docs, {record.rows_in - record.rows_out:,} duplicates, "
+        if exact_config:
+            _echo_record("exact dedup", run_exact_dedup(corpus_dir, exact_config, address))
+        if fuzzy_config_:
+            _echo_record("fuzzy dedup", run_fuzzy_dedup(corpus_dir, fuzzy_config_, address))
+
+
+def _echo_record(label: str, record) -> None:
+    click.echo(f"{label}: {record.rows_in:,} docs, {record.rows_in - record.rows_out:,} duplicates, "
                f"{record.rows_out:,} kept ({record.wall_time_s:.1f} s)")
 
 
@@ -166,7 +191,7 @@ def _run_pipeline(config, workers, dask_address) -> None:
         if isinstance(result, IngestSummary):
             _echo_lines(result.lines())
         else:
-            click.echo(f"{name}: {result.rows_in:,} in, {result.rows_out:,} kept ({result.wall_time_s:.1f} s)")
+            _echo_record(name.replace("_", " "), result)
 
 
 @cli.command()

@@ -8,6 +8,7 @@
     ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0}
     stages:
       exact_dedup: {scope: global, normalize: whitespace}
+      minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact}
 
 Unknown keys are errors that name the key and where it is.
 """
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curation.errors import UserError
 from curation.exact_dedup import ExactDedupConfig
+from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config
 from curation.ingest.stage import IngestOptions
 from curation.ingest.units import InputSpec
 
@@ -58,8 +60,24 @@ class ExactDedupStageConfig(_Strict):
         return ExactDedupConfig(self.scope, self.normalize)
 
 
+class MinhashStageConfig(_Strict):
+    threshold: float = Field(0.8, gt=0.0, le=1.0)
+    ngram: int = Field(5, gt=0)
+    bands: int | None = Field(None, gt=0)
+    rows: int | None = Field(None, gt=0)
+    num_perm: int | None = Field(None, gt=0)
+    keep: str = "first"
+    verify: Literal["exact", "estimate"] = "exact"
+    scope: Literal["global", "source"] = "global"
+    seed: int = 1
+
+    def options(self) -> FuzzyDedupConfig:
+        return fuzzy_config(**self.model_dump())
+
+
 class StagesConfig(_Strict):
     exact_dedup: ExactDedupStageConfig | None = None
+    minhash: MinhashStageConfig | None = None
 
 
 class PipelineConfig(_Strict):

@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from curation.corpus import Corpus, write_parquet_atomic
+from curation.corpus import StageRecord, write_parquet_atomic
 from curation.duck import connect, quote_list, sql_file
 from curation.errors import UserError
-from curation.stages import StagePlan, finish_stage, plan_stage
+from curation.stages import StagePlan, finish_stage, run_in_process
 
 STAGE = "exact_dedup"
 NORMALIZATIONS = ("none", "whitespace", "lower")
@@ -95,14 +95,6 @@ def resolve_duplicates(plan: StagePlan) -> tuple[int, int]:
     return rows_in, rows_out
 
 
-def exact_dedup(corpus_url: str, config: ExactDedupConfig | None = None):
+def exact_dedup(corpus_url: str, config: ExactDedupConfig | None = None) -> StageRecord:
     """The whole stage in this process (no Prefect, no Dask)."""
-    corpus = Corpus.open(corpus_url)
-    with corpus.writer_lock(STAGE):
-        plan = plan_stage(corpus, STAGE, config or ExactDedupConfig())
-        if plan.done:
-            return plan.record
-        for part in plan.parts:
-            hash_part(plan, part)
-        resolve_duplicates(plan)
-        return corpus.stage(STAGE)
+    return run_in_process(corpus_url, STAGE, config or ExactDedupConfig(), hash_part, resolve_duplicates)

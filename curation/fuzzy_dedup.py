@@ -21,13 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.corpus import Corpus, write_parquet_atomic
+from curation.corpus import Corpus, StageRecord, write_parquet_atomic
 from curation.duck import connect, quote_list, sql_file
 from curation.errors import UserError
 from curation.minhash.clusters import connected_components, representatives
 from curation.minhash.shingles import shingle_hashes
-from curation.minhash.signatures import MinHashParams, band_keys, minhash_signatures
-from curation.stages import StagePlan, finish_stage, plan_stage
+from curation.minhash.signatures import MinHashParams, band_keys, bands_rows_for, minhash_signatures
+from curation.stages import StagePlan, finish_stage, run_in_process
 
 STAGE = "minhash"
 SCOPES = ("global", "source")
@@ -65,6 +65,20 @@ class FuzzyDedupConfig:
     @property
     def params(self) -> MinHashParams:
         return MinHashParams(self.ngram, self.bands, self.rows, self.seed)
+
+
+def fuzzy_config(threshold: float = 0.8, bands: int | None = None, rows: int | None = None,
+                 num_perm: int | None = None, **options) -> FuzzyDedupConfig:
+    """A config from what a user gives: bands and rows, or a number of permutations from which
+    bands x rows are chosen for the threshold, or neither (FineWeb's 14 x 8)."""
+    if num_perm is not None:
+        if bands or rows:
+            raise UserError("give --num-perm or --bands/--rows, not both")
+        # Verification removes false candidates, so they cost only a check; a missed pair is
+        # lost for good. Weighting them 1:19 picks FineWeb's 14 x 8 for 112 permutations at 0.8.
+        bands, rows = bands_rows_for(threshold, num_perm, false_positive_weight=0.05)
+    defaults = FuzzyDedupConfig()
+    return FuzzyDedupConfig(threshold=threshold, bands=bands or defaults.bands, rows=rows or defaults.rows, **options)
 
 
 def _best_column(keep: str) -> tuple[str, str] | None:
@@ -234,14 +248,6 @@ def _read_all(corpus: Corpus, paths: list[str], columns: list[str]) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig | None = None):
+def fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig | None = None) -> StageRecord:
     """The whole stage in this process (no Prefect, no Dask)."""
-    corpus = Corpus.open(corpus_url)
-    with corpus.writer_lock(STAGE):
-        plan = plan_stage(corpus, STAGE, config or FuzzyDedupConfig())
-        if plan.done:
-            return plan.record
-        for part in plan.parts:
-            signature_part(plan, part)
-        find_duplicates(plan)
-        return corpus.stage(STAGE)
+    return run_in_process(corpus_url, STAGE, config or FuzzyDedupConfig(), signature_part, find_duplicates)

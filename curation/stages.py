@@ -9,6 +9,7 @@ changed config starts clean.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from curation.corpus import Corpus, StageRecord
@@ -75,3 +76,17 @@ def finish_stage(plan: StagePlan, rows_in: int, rows_out: int, details: dict | N
     if plan.corpus.fs.exists(plan.staging):
         plan.corpus.fs.rm(plan.staging, recursive=True)
     return record
+
+
+def run_in_process(corpus_url: str, name: str, config, map_part: Callable[[StagePlan, str], object],
+                   finish: Callable[[StagePlan], object]) -> StageRecord:
+    """A per-part stage in this process, without Prefect or Dask (notebooks, tests of the logic)."""
+    corpus = Corpus.open(corpus_url)
+    with corpus.writer_lock(name):
+        plan = plan_stage(corpus, name, config)
+        if plan.done:
+            return plan.record
+        for part in plan.parts:
+            map_part(plan, part)
+        finish(plan)
+        return corpus.stage(name)

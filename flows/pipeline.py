@@ -8,6 +8,7 @@ from curation.config import PipelineConfig
 from curation.corpus import StageRecord
 from curation.ingest.stage import IngestSummary, corpus_for_ingest
 from flows.exact_dedup import exact_dedup_flow
+from flows.fuzzy_dedup import fuzzy_dedup_flow
 from flows.ingest import ingest_flow
 from flows.runtime import task_runner
 
@@ -19,10 +20,10 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, Ingest
     results: dict[str, IngestSummary | StageRecord] = {
         "ingest": ingest_flow.with_options(task_runner=runner)(config.corpus, specs, config.ingest.options())
     }
-    if config.stages.exact_dedup is not None:
-        results["exact_dedup"] = exact_dedup_flow.with_options(task_runner=runner)(
-            config.corpus, config.stages.exact_dedup.options()
-        )
+    for name, stage_flow in (("exact_dedup", exact_dedup_flow), ("minhash", fuzzy_dedup_flow)):
+        stage_config = getattr(config.stages, name)
+        if stage_config is not None:
+            results[name] = stage_flow.with_options(task_runner=runner)(config.corpus, stage_config.options())
     return results
 
 

@@ -61,6 +61,7 @@ def _import_task_modules() -> None:
     import prefect.task_engine  # noqa: F401
 
     import flows.exact_dedup  # noqa: F401
+    import flows.fuzzy_dedup  # noqa: F401
     import flows.ingest  # noqa: F401
 
 

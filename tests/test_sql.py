@@ -14,6 +14,7 @@ from curation.catalog import report_names
 from curation.cli import main
 from curation.errors import UserError
 from curation.exact_dedup import exact_dedup
+from curation.fuzzy_dedup import fuzzy_dedup
 from curation.ingest.stage import ingest
 from curation.ingest.units import InputSpec
 
@@ -25,6 +26,7 @@ def corpus_dir(tmp_path_factory):
     write_jsonl(root / "code.jsonl", [{"text": t} for _, t in texts] + [{"text": texts[0][1]}, {"text": ""}])
     ingest(str(root / "corpus"), [InputSpec(str(root / "code.jsonl"), domain="code")])
     exact_dedup(str(root / "corpus"))
+    fuzzy_dedup(str(root / "corpus"))
     return str(root / "corpus")
 
 
@@ -32,7 +34,7 @@ def test_views_and_the_wide_corpus_view(corpus_dir):
     corpus = Corpus.open(corpus_dir)
     assert corpus.sql("SELECT count(*) AS n FROM docs").to_pylist() == [{"n": 21}]
     assert corpus.sql("SELECT reason FROM rejects").to_pylist() == [{"reason": "empty_text"}]
-    assert [r["name"] for r in corpus.sql("SELECT name FROM stages").to_pylist()] == ["ingest", "exact_dedup"]
+    assert [r["name"] for r in corpus.sql("SELECT name FROM stages").to_pylist()] == ["ingest", "exact_dedup", "minhash"]
     kept = corpus.sql("SELECT count(*) AS n FROM corpus WHERE exact_dedup.keep").to_pylist()
     assert kept == [{"n": 20}]
     by_domain = corpus.sql("SELECT source, domain, count(*) AS n FROM docs GROUP BY ALL").to_pylist()
@@ -82,7 +84,10 @@ def test_every_canned_report_runs(corpus_dir):
     for name in report_names():
         assert main(["report", name, corpus_dir, "--format", "json"]) == 0
     funnel = Corpus.open(corpus_dir).sql(open_report("funnel")).to_pylist()
-    assert [(r["stage"], r["rows_in"], r["rows_out"]) for r in funnel] == [("ingest", 22, 21), ("exact_dedup", 21, 20)]
+    assert [(r["stage"], r["rows_in"], r["rows_out"]) for r in funnel] == [
+        ("ingest", 22, 21), ("exact_dedup", 21, 20), ("minhash", 21, 20)]
+    clusters = Corpus.open(corpus_dir).sql(open_report("clusters")).to_pylist()
+    assert [(c["size"], c["min_similarity"]) for c in clusters] == [(2, 1.0)]
 
 
 def open_report(name):

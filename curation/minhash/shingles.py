@@ -41,8 +41,9 @@ ASCII_TABLE = _ascii_table()
 @lru_cache(maxsize=1)
 def _unicode_table() -> dict[int, int | None]:
     """Combining marks vanish (diacritics, after NFKD); punctuation, symbols, separators and
-    control characters become spaces; digits become "0"."""
-    table: dict[int, int | None] = {}
+    control characters become spaces; digits become "0". Every other character of the Basic
+    Multilingual Plane maps to itself: str.translate is much slower on a missing key."""
+    table: dict[int, int | None] = {code: code for code in range(0x10000)}
     for code in range(sys.maxunicode + 1):
         category = unicodedata.category(chr(code))
         if category == "Mn":
@@ -71,18 +72,6 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values
 
 
-@lru_cache(maxsize=4)
-def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """M**i and M**-i mod 2**64 for i < size (numpy's uint64 arithmetic wraps, as wanted)."""
-    inverse = pow(int(_MULTIPLIER), -1, 2**64)
-    powers = np.full(size, _MULTIPLIER, dtype=np.uint64)
-    powers[0] = 1
-    inverses = np.full(size, np.uint64(inverse), dtype=np.uint64)
-    inverses[0] = 1
-    with np.errstate(over="ignore"):
-        return np.cumprod(powers, dtype=np.uint64), np.cumprod(inverses, dtype=np.uint64)
-
-
 def shingle_hashes(texts: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """(hashes, offsets): the shingles of document i are ``hashes[offsets[i]:offsets[i + 1]]``."""
     docs = [normalized_bytes(raw) for raw in texts.cast(pa.binary()).to_pylist()]
@@ -94,7 +83,7 @@ def shingle_hashes(texts: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]
     is_word = data != SPACE
     edges = np.diff(is_word.astype(np.int8), prepend=np.int8(0))
     word_starts = np.flatnonzero(edges == 1)
-    word_ends = np.flatnonzero(edges == -1)
+    word_ends = np.flatnonzero(np.diff(is_word.astype(np.int8), append=np.int8(0)) == -1) + 1
     word_docs = np.searchsorted(starts_of_docs, word_starts, side="right") - 1
     words_per_doc = np.bincount(word_docs, minlength=len(docs))
 
@@ -104,11 +93,23 @@ def shingle_hashes(texts: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Polynomial hash of each word from prefix sums: (H[end] - H[start]) * M**-start."""
-    powers, inverses = _powers(_bucket(len(data) + 1))
-    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * powers[: len(data)], out=prefix[1:])
-    return _mix((prefix[ends] - prefix[starts]) * inverses[starts])
+    """Hash of each word from its bytes read 8 at a time as little-endian integers (most words
+    fit in one read), so the work grows with the number of words, not of bytes."""
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    # The 8 bytes starting at every offset, as one uint64 each (an overlapping, unaligned view).
+    eight_bytes = np.ndarray((len(data),), dtype=np.uint64, buffer=padded.data, strides=(1,))
+    lengths = ends - starts
+    hashes = lengths.astype(np.uint64)
+    chunk = 0
+    todo = np.arange(len(starts))
+    while len(todo):
+        valid = np.minimum(lengths[todo] - 8 * chunk, 8).astype(np.uint64)
+        packed = eight_bytes[starts[todo] + 8 * chunk]
+        mask = np.where(valid >= 8, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << (valid * np.uint64(8))) - np.uint64(1))
+        hashes[todo] = _mix(hashes[todo] * _MULTIPLIER + (packed & mask))
+        chunk += 1
+        todo = todo[lengths[todo] > 8 * chunk]
+    return hashes
 
 
 def _ngrams(word_hashes: np.ndarray, words_per_doc: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
@@ -136,8 +137,3 @@ def _ngrams(word_hashes: np.ndarray, words_per_doc: np.ndarray, ngram: int) -> t
             combined_short = _mix(combined_short * _MULTIPLIER + value)
         hashes[offsets[doc]] = combined_short[0]
     return hashes, offsets
-
-
-def _bucket(size: int) -> int:
-    """Round up to a power of two so the cached powers serve many batch sizes."""
-    return 1 << max(size - 1, 1).bit_length()

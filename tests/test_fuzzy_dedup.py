@@ -1,0 +1,215 @@
+"""Fuzzy dedup: planted near-duplicates of known Jaccard on real text, the short-document rule,
+keep policies, scope, components, the Dask flow, and resuming after a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import CURATE, stdlib_texts, write_jsonl
+
+from curation import Corpus
+from curation.errors import UserError
+from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config, fuzzy_dedup
+from curation.ingest.stage import IngestOptions, ingest
+from curation.ingest.units import InputSpec
+from curation.minhash.clusters import connected_components
+from curation.minhash.evaluation import VARIANT_KINDS, pair_scores, planted_variant, shingle_sets
+from curation.minhash.shingles import shingle_hashes
+from curation.minhash.signatures import MinHashParams, bands_rows_for, candidate_probability, minhash_signatures
+
+
+def real_pages(count: int, chars: int = 1500) -> list[str]:
+    """Pieces of real prose and code of about ``chars`` characters."""
+    pages = []
+    for _, text in stdlib_texts(400, min_chars=chars):
+        pages += [text[i : i + chars] for i in range(0, len(text) - chars, chars)]
+    assert len(pages) >= count
+    return pages[:count]
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """600 real pages; every 3rd has one planted variant of a known kind."""
+    root = tmp_path_factory.mktemp("fuzzy")
+    rng = random.Random(7)
+    docs, families, kinds = [], [], {}
+    for i, page in enumerate(real_pages(600)):
+        family = [len(docs)]
+        docs.append(page)
+        if i % 3 == 0:
+            kind = VARIANT_KINDS[(i // 3) % len(VARIANT_KINDS)]
+            kinds[len(docs)] = kind
+            family.append(len(docs))
+            docs.append(planted_variant(page, kind, rng))
+        families.append(family)
+    write_jsonl(root / "docs.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(docs)])
+    ingest(str(root / "corpus"), [InputSpec(str(root / "docs.jsonl"))], IngestOptions(shard_size=150))
+    return str(root / "corpus"), docs, families, kinds
+
+
+def outcome(corpus_dir: str, count: int) -> tuple[list[int], list[bool], dict]:
+    rows = Corpus.open(corpus_dir).sql("SELECT id, cluster_id, keep, duplicate_of, similarity FROM minhash").to_pylist()
+    cluster_of, kept = [0] * count, [True] * count
+    for row in rows:
+        doc = int(row["id"][1:])
+        cluster_of[doc], kept[doc] = int(row["cluster_id"][1:]), row["keep"]
+    return cluster_of, kept, {r["id"]: r for r in rows}
+
+
+def test_planted_near_duplicates_are_found_with_high_precision_and_recall(planted):
+    corpus_dir, docs, families, kinds = planted
+    record = fuzzy_dedup(corpus_dir, FuzzyDedupConfig())
+    cluster_of, kept, rows = outcome(corpus_dir, len(docs))
+    scores = pair_scores(shingle_sets(docs), cluster_of, kept, families)
+    assert scores.precision >= 0.99 and scores.recall >= 0.95, scores.line()
+    assert scores.unique_removed == 0  # exact verification: nothing removed without a true twin
+    # Identical texts always share a cluster, and the first in corpus order is kept.
+    for doc, kind in kinds.items():
+        if kind == "exact":
+            assert rows[f"d{doc}"]["duplicate_of"] == f"d{doc - 1}" and rows[f"d{doc}"]["similarity"] == 1.0
+        if kind in ("edit-8%", "edit-25%"):
+            assert rows[f"d{doc}"]["keep"]  # far below the threshold: never merged
+    assert record.rows_in == len(docs) and record.rows_in - record.rows_out == sum(not k for k in kept)
+
+
+def test_estimated_verification_is_close_but_exact_is_stricter(planted, tmp_path):
+    corpus_dir, docs, families, _ = planted
+    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(verify="estimate"))
+    cluster_of, kept, _ = outcome(corpus_dir, len(docs))
+    scores = pair_scores(shingle_sets(docs), cluster_of, kept, families)
+    assert scores.precision >= 0.9 and scores.recall >= 0.9, scores.line()
+
+
+def test_keep_longest_and_best_score_choose_the_survivor(planted):
+    corpus_dir, docs, _, kinds = planted
+    corpus = Corpus.open(corpus_dir)
+    boilerplate = next(doc for doc, kind in kinds.items() if kind == "boilerplate")  # longer than its original
+    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(keep="longest"))
+    _, _, rows = outcome(corpus_dir, len(docs))
+    assert rows[f"d{boilerplate}"]["keep"] and rows[f"d{boilerplate - 1}"]["duplicate_of"] == f"d{boilerplate}"
+
+    # A score from another stage's attrs: higher wins. Here the score prefers later documents.
+    for part in corpus.parts("docs"):
+        ids = corpus.read_part("docs", part, ["id"])["id"]
+        score = pa.array([float(i[1:]) for i in ids.to_pylist()])
+        corpus.write_part("attrs/quality", part, pa.table({"id": ids, "score": score}))
+    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(keep="best:quality.score"))
+    _, _, rows = outcome(corpus_dir, len(docs))
+    exact = next(doc for doc, kind in kinds.items() if kind == "exact")
+    assert rows[f"d{exact}"]["keep"] and rows[f"d{exact - 1}"]["duplicate_of"] == f"d{exact}"
+    with pytest.raises(UserError, match="no column 'nope'"):
+        fuzzy_dedup(corpus_dir, FuzzyDedupConfig(keep="best:quality.nope"))
+    corpus.remove_table("attrs/quality")
+
+
+def test_short_and_empty_documents_follow_the_rule(tmp_path):
+    texts = ["one two three", "One, two; three!", "one two four", "!!! ... ???", "", "   ", "a b c d e f g",
+             "word"] + [page for page in real_pages(5)]
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"s{i}", "text": t} for i, t in enumerate(texts) if t.strip()])
+    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
+    fuzzy_dedup(str(tmp_path / "c"))
+    rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM minhash").to_pylist()}
+    # Fewer words than the n-gram size: one shingle of all words, so equal word sequences match.
+    assert rows["s1"]["duplicate_of"] == "s0" and rows["s2"]["keep"]
+    # No words at all (only punctuation): kept, never a duplicate of anything.
+    assert rows["s3"]["keep"] and rows["s3"]["cluster_size"] == 1
+
+
+def test_same_text_same_signature_whatever_the_batch():
+    params = MinHashParams()
+    texts = real_pages(20)
+    hashes, offsets = shingle_hashes(pa.array(texts), 5)
+    together = minhash_signatures(hashes, offsets, params)
+    alone = minhash_signatures(*shingle_hashes(pa.array(texts[7:8]), 5), params)
+    assert (together[7] == alone[0]).all()
+    other_seed = minhash_signatures(hashes, offsets, MinHashParams(seed=2))
+    assert not (together == other_seed).all()
+
+
+def test_band_choice_for_a_threshold():
+    assert candidate_probability(0.8, 14, 8) == pytest.approx(0.924, abs=0.001)
+    assert bands_rows_for(0.8, 112, false_positive_weight=0.05) == (14, 8)  # FineWeb's choice
+    assert bands_rows_for(0.8, 112, false_positive_weight=0.5) == (9, 12)  # precision-first: misses pairs at 0.8
+    assert (fuzzy_config(num_perm=112).bands, fuzzy_config(num_perm=112).rows) == (14, 8)
+    bands, rows = fuzzy_config(threshold=0.7, num_perm=128).bands, fuzzy_config(threshold=0.7, num_perm=128).rows
+    assert bands * rows <= 128 and candidate_probability(0.7, bands, rows) > 0.9 > candidate_probability(0.4, bands, rows) * 10
+    with pytest.raises(UserError):
+        fuzzy_config(num_perm=64, bands=4)
+
+
+def test_union_find_components_agree_with_a_breadth_first_search():
+    rng = np.random.default_rng(3)
+    for nodes, edges in ((50, 30), (500, 400), (2000, 2500)):
+        u, v = rng.integers(0, nodes, edges), rng.integers(0, nodes, edges)
+        labels = connected_components(nodes, u, v)
+        neighbours = [[] for _ in range(nodes)]
+        for a, b in zip(u.tolist(), v.tolist(), strict=True):
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        expected = np.full(nodes, -1)
+        for start in range(nodes):
+            if expected[start] >= 0:
+                continue
+            queue, seen = [start], {start}
+            while queue:
+                queue = [n for q in queue for n in neighbours[q] if n not in seen and not seen.add(n)]
+            expected[list(seen)] = min(seen)
+        assert (labels == expected).all()
+
+
+def test_scope_source_only_compares_documents_of_one_source(tmp_path):
+    page = real_pages(1)[0]
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": page}, {"id": "a2", "text": page + " extra words"}])
+    write_jsonl(tmp_path / "b.jsonl", [{"id": "b1", "text": page}])
+    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "a.jsonl")), InputSpec(str(tmp_path / "b.jsonl"))])
+    fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(scope="source"))
+    rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM minhash").to_pylist()}
+    assert rows["a2"]["duplicate_of"] == "a1" and rows["b1"]["keep"]
+    fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(scope="global"))
+    rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM minhash").to_pylist()}
+    assert rows["b1"]["duplicate_of"] == "a1"
+
+
+def test_flow_on_dask_matches_plain_python(planted, dask_address):
+    from flows.fuzzy_dedup import run_fuzzy_dedup
+
+    corpus_dir, docs, _, _ = planted
+    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=5))
+    plain = outcome(corpus_dir, len(docs))[2]
+    run_fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=5, ngram=4), dask_address)
+    run_fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=5), dask_address)
+    assert outcome(corpus_dir, len(docs))[2] == plain
+
+
+def test_sigkill_during_signatures_then_rerun_gives_the_same_attrs(tmp_path):
+    pages = real_pages(3000, chars=1200)
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"k{i}", "text": p} for i, p in enumerate(pages + pages[:300])])
+    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=100))
+    corpus_dir = str(tmp_path / "c")
+    command = [*CURATE, "dedup", corpus_dir, "--fuzzy", "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while not list((tmp_path / "c" / ".staging").glob("minhash-*/bands/part-*.parquet")):
+            assert process.poll() is None, process.stderr.read()
+            assert time.time() < deadline, "signatures never started"
+            time.sleep(0.02)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert Corpus.open(corpus_dir).stage("minhash") is None, "killed too late"
+    assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+    resumed = Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist()
+
+    Corpus.open(corpus_dir).forget_stages(["minhash"])
+    fuzzy_dedup(corpus_dir)
+    assert Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist() == resumed
+    by_id = {r["id"]: r for r in resumed}
+    assert all(by_id[f"k{3000 + i}"]["duplicate_of"] == f"k{i}" for i in range(300))  # every planted copy
