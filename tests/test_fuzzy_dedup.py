@@ -20,7 +20,7 @@ from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config, fuzzy_dedup
 from curation.ingest.stage import IngestOptions, ingest
 from curation.ingest.units import InputSpec
 from curation.minhash.clusters import connected_components
-from curation.minhash.evaluation import VARIANT_KINDS, pair_scores, planted_variant, shingle_sets
+from curation.minhash.evaluation import VARIANT_KINDS, jaccard, pair_scores, planted_variant, shingle_sets, true_pairs
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, bands_rows_for, candidate_probability, minhash_signatures
 
@@ -67,7 +67,7 @@ def test_planted_near_duplicates_are_found_with_high_precision_and_recall(plante
     corpus_dir, docs, families, kinds = planted
     record = fuzzy_dedup(corpus_dir, FuzzyDedupConfig())
     cluster_of, kept, rows = outcome(corpus_dir, len(docs))
-    scores = pair_scores(shingle_sets(docs), cluster_of, kept, families)
+    scores = pair_scores(true_pairs(shingle_sets(docs)), cluster_of, kept)
     assert scores.precision >= 0.99 and scores.recall >= 0.95, scores.line()
     assert scores.unique_removed == 0  # exact verification: nothing removed without a true twin
     # Identical texts always share a cluster, and the first in corpus order is kept.
@@ -83,7 +83,7 @@ def test_estimated_verification_is_close_but_exact_is_stricter(planted, tmp_path
     corpus_dir, docs, families, _ = planted
     fuzzy_dedup(corpus_dir, FuzzyDedupConfig(verify="estimate"))
     cluster_of, kept, _ = outcome(corpus_dir, len(docs))
-    scores = pair_scores(shingle_sets(docs), cluster_of, kept, families)
+    scores = pair_scores(true_pairs(shingle_sets(docs)), cluster_of, kept)
     assert scores.precision >= 0.9 and scores.recall >= 0.9, scores.line()
 
 
@@ -120,6 +120,15 @@ def test_short_and_empty_documents_follow_the_rule(tmp_path):
     assert rows["s1"]["duplicate_of"] == "s0" and rows["s2"]["keep"]
     # No words at all (only punctuation): kept, never a duplicate of anything.
     assert rows["s3"]["keep"] and rows["s3"]["cluster_size"] == 1
+
+
+def test_true_pairs_by_prefix_filtering_equal_brute_force():
+    rng = random.Random(2)
+    pages = real_pages(60)
+    docs = pages + [planted_variant(p, rng.choice(VARIANT_KINDS), rng) for p in pages[:30]]
+    sets = shingle_sets(docs)
+    brute = {(a, b) for a in range(len(docs)) for b in range(a + 1, len(docs)) if jaccard(sets[a], sets[b]) >= 0.8}
+    assert true_pairs(sets) == brute and len(brute) >= 10
 
 
 def test_same_text_same_signature_whatever_the_batch():
