@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from string import Template
 
@@ -9,7 +10,10 @@ import duckdb
 
 
 def connect(fs=None, database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(database, read_only=read_only)
+    # DuckDB would otherwise take up to 80% of the machine's memory; past this limit it spills
+    # to disk, which keeps global stages bounded as the corpus grows.
+    config = {"memory_limit": os.environ.get("CURATION_DUCKDB_MEMORY", "1GB")}
+    connection = duckdb.connect(database, read_only=read_only, config=config)
     if fs is not None and "file" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
         connection.register_filesystem(fs)
     return connection

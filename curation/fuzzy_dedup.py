@@ -131,38 +131,34 @@ def signature_part(plan: StagePlan, part: str) -> None:
 
 
 # -- global: candidates, verification, clusters ---------------------------------------------
+# Memory grows with the documents that have candidates, not with the corpus: only their
+# signatures, ids and shingles are ever loaded, and the attrs are written part by part.
 def find_duplicates(plan: StagePlan) -> tuple[int, int]:
-    corpus = plan.corpus
     config = FuzzyDedupConfig(**plan.config)
-    signatures = _read_all(corpus, [f"{plan.staging}/signatures/{p}.parquet" for p in plan.parts],
-                           ["id", "chars", "signature"])
-    ids = signatures["id"]
-    # 16 bits of each minhash are plenty to compare (a chance equality costs 1/65536 of a row)
-    # and halve the memory of the one global array the verification needs.
-    sig = signatures["signature"].combine_chunks().flatten().to_numpy().astype(np.uint16)
-    sig = sig.reshape(len(ids), config.params.num_perm)
+    u, v = _candidates(plan, config)
+    involved = Involved(plan, config, np.union1d(u, v))
+    u, v = involved.position(u), involved.position(v)
 
-    u, v = _candidates(corpus, plan, config)
-    estimate = _similarity(sig, u, v)
     if config.verify == "exact":
-        near = estimate >= config.threshold - EXACT_MARGIN
+        near = _similarity(involved.signatures, u, v) >= config.threshold - EXACT_MARGIN
         u, v = u[near], v[near]
-        shingles = ExactShingles(corpus, plan, config, np.union1d(u, v))
-        similarity_of = shingles.similarity
+        similarity_of = ExactShingles(plan, config, involved, np.union1d(u, v)).similarity
     else:
         def similarity_of(doc: int, others: np.ndarray) -> np.ndarray:
-            return _similarity(sig, np.full(len(others), doc), others)
+            return _similarity(involved.signatures, np.full(len(others), doc), others)
+
     pair_similarity = np.array([similarity_of(a, np.array([b]))[0] for a, b in zip(u.tolist(), v.tolist(), strict=True)])
     verified = pair_similarity >= config.threshold
-    labels = connected_components(len(ids), u[verified], v[verified])
-    priority = _priority(corpus, plan, config, signatures["chars"].to_numpy())
-    kept_by, similarity = representatives(labels, priority, similarity_of, config.threshold)
-    rows_out = _write_attrs(corpus, plan, ids, kept_by, similarity)
-    finish_stage(plan, len(ids), rows_out, {"candidate_pairs": int(len(u)), "verified_pairs": int(verified.sum())})
-    return len(ids), rows_out
+    labels = connected_components(len(involved.docs), u[verified], v[verified])
+    kept_by, similarity = representatives(labels, _priority(plan, config, involved), similarity_of, config.threshold)
+    removed = _write_attrs(plan, involved, kept_by, similarity)
+    rows = sum(plan.part_rows)
+    finish_stage(plan, rows, rows - removed, {"candidate_pairs": int(len(u)), "verified_pairs": int(verified.sum())})
+    return rows, rows - removed
 
 
-def _candidates(corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(plan: StagePlan, config: FuzzyDedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    corpus = plan.corpus
     bands = [corpus.to_uri(f"{plan.staging}/bands/{p}.parquet") for p in plan.parts]
     scope = ", source" if config.scope == "source" else ""
     with connect(corpus.fs) as connection:
@@ -170,25 +166,58 @@ def _candidates(corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig) -> tu
     return pairs["u"].astype(np.int64), pairs["v"].astype(np.int64)
 
 
-class ExactShingles:
-    """The shingle sets of the documents that need exact verification, read from their parts."""
+class Involved:
+    """The documents that have at least one candidate, by global number (``docs``, sorted),
+    with their ids, lengths and signatures, read part by part from the staging area."""
 
-    def __init__(self, corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig, docs: np.ndarray):
-        self.sets: dict[int, frozenset] = {}
-        offsets = plan.part_offsets()
-        for part, rows in zip(plan.parts, plan.part_rows, strict=True):
-            start = offsets[part]
-            wanted = docs[(docs >= start) & (docs < start + rows)]
-            if not len(wanted):
-                continue
-            texts = pc.take(corpus.read_part("docs", part, ["text"])["text"], pa.array(wanted - start))
+    def __init__(self, plan: StagePlan, config: FuzzyDedupConfig, docs: np.ndarray):
+        self.docs = docs
+        ids, chars, signatures = [], [], []
+        for part, local in _by_part(plan, docs):
+            table = _take(_read(plan.corpus, f"{plan.staging}/signatures/{part}.parquet", ["id", "chars", "signature"]), local)
+            ids += table["id"].to_pylist()
+            chars.append(table["chars"].to_numpy())
+            # 16 bits of each minhash are plenty to compare (a chance equality costs 1/65536 of
+            # a row) and halve the memory.
+            signatures.append(table["signature"].combine_chunks().flatten().to_numpy().astype(np.uint16))
+        self.ids = np.array(ids, dtype=object)
+        self.chars = np.concatenate(chars) if chars else np.zeros(0, dtype=np.int64)
+        values = np.concatenate(signatures) if signatures else np.zeros(0, dtype=np.uint16)
+        self.signatures = values.reshape(len(docs), config.params.num_perm)
+
+    def position(self, docs: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.docs, docs)
+
+
+def _by_part(plan: StagePlan, docs: np.ndarray):
+    """(part, row numbers inside that part) for the parts that hold any of ``docs`` (sorted)."""
+    for (part, start), rows in zip(plan.part_offsets().items(), plan.part_rows, strict=True):
+        inside = docs[(docs >= start) & (docs < start + rows)]
+        if len(inside):
+            yield part, inside - start
+
+
+class ExactShingles:
+    """Shingles of the documents that need exact verification, as sorted arrays (a Python set
+    would take 30 times the memory)."""
+
+    def __init__(self, plan: StagePlan, config: FuzzyDedupConfig, involved: Involved, positions: np.ndarray):
+        self.shingles: dict[int, np.ndarray] = {}
+        for part, local in _by_part(plan, involved.docs[positions]):
+            texts = _take(plan.corpus.read_part("docs", part, ["text"]), local)["text"]
             hashes, bounds = shingle_hashes(texts.combine_chunks(), config.ngram)
-            for i, doc in enumerate(wanted.tolist()):
-                self.sets[doc] = frozenset(hashes[bounds[i] : bounds[i + 1]].tolist())
+            for i, doc in enumerate((involved.position(local + plan.part_offsets()[part])).tolist()):
+                self.shingles[doc] = np.unique(hashes[bounds[i] : bounds[i + 1]])
 
     def similarity(self, doc: int, others: np.ndarray) -> np.ndarray:
-        mine = self.sets[doc]
-        return np.array([len(mine & (theirs := self.sets[o])) / len(mine | theirs) for o in others.tolist()], np.float32)
+        mine = self.shingles[doc]
+        out = np.empty(len(others), dtype=np.float32)
+        for k, other in enumerate(others.tolist()):
+            theirs = self.shingles[other]
+            common = len(np.intersect1d(mine, theirs, assume_unique=True))
+            union = len(mine) + len(theirs) - common
+            out[k] = common / union if union else 1.0
+        return out
 
 
 def _similarity(sig: np.ndarray, u: np.ndarray, v: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
@@ -199,53 +228,66 @@ def _similarity(sig: np.ndarray, u: np.ndarray, v: np.ndarray, chunk: int = 1 <<
     return out
 
 
-def _priority(corpus: Corpus, plan: StagePlan, config: FuzzyDedupConfig, chars: np.ndarray) -> np.ndarray:
+def _priority(plan: StagePlan, config: FuzzyDedupConfig, involved: Involved) -> np.ndarray:
     """Lower is kept first; ties go to the earlier document in corpus order."""
-    order = np.arange(len(chars), dtype=np.float64) / max(len(chars), 1)  # in [0, 1): breaks ties
+    count = len(involved.docs)
+    order = np.arange(count, dtype=np.float64) / max(count, 1)  # in [0, 1): breaks ties
     if config.keep == "first":
         return order
     if config.keep == "longest":
-        return -chars.astype(np.float64) + order
+        return -involved.chars.astype(np.float64) + order
     stage, column = _best_column(config.keep)
-    if not corpus.parts(f"attrs/{stage}"):
+    if not plan.corpus.parts(f"attrs/{stage}"):
         raise UserError(f"--keep {config.keep}: the corpus has no attrs for stage {stage!r}")
     try:
-        scores = _read_all(corpus, [corpus.part_path(f"attrs/{stage}", p) for p in plan.parts], [column])[column]
+        scores = pa.concat_arrays([
+            _take(plan.corpus.read_part(f"attrs/{stage}", part, [column]), local)[column].combine_chunks()
+            for part, local in _by_part(plan, involved.docs)
+        ]) if count else pa.array([], pa.float64())
     except (KeyError, pa.ArrowInvalid) as error:
         raise UserError(f"--keep {config.keep}: no column {column!r} in attrs/{stage}") from error
-    values = pc.fill_null(scores.cast(pa.float64()), -np.inf).to_numpy()
+    values = pc.fill_null(scores.cast(pa.float64()), -np.inf).to_numpy(zero_copy_only=False)
     ranks = np.argsort(np.argsort(-values, kind="stable"), kind="stable")  # best score first
     return ranks.astype(np.float64) + order
 
 
-def _write_attrs(corpus: Corpus, plan: StagePlan, ids: pa.ChunkedArray, kept_by: np.ndarray, similarity: np.ndarray) -> int:
+def _write_attrs(plan: StagePlan, involved: Involved, kept_by: np.ndarray, similarity: np.ndarray) -> int:
+    """attrs/minhash part by part: every document is its own cluster unless it was involved."""
     sizes = np.bincount(kept_by, minlength=len(kept_by))
-    keep = kept_by == np.arange(len(kept_by))
-    all_ids = ids.combine_chunks()
-    cluster_ids = pc.take(all_ids, pa.array(kept_by))
-    duplicate_of = pc.if_else(pa.array(keep), pa.nulls(len(keep), pa.string()), cluster_ids)
-    table = pa.table(
-        {
-            "id": all_ids,
-            "cluster_id": cluster_ids,
-            "cluster_size": pa.array(sizes[kept_by], pa.int32()),
-            "keep": pa.array(keep),
-            "duplicate_of": duplicate_of,
-            "similarity": pa.array(np.where(keep, np.nan, similarity), pa.float32(), from_pandas=True),
-        }
-    )
+    removed = 0
     offsets = plan.part_offsets()
     for part, rows in zip(plan.parts, plan.part_rows, strict=True):
-        corpus.write_part(f"attrs/{STAGE}", part, table.slice(offsets[part], rows))
-    return int(keep.sum())
+        ids = _read(plan.corpus, f"{plan.staging}/signatures/{part}.parquet", ["id"])["id"].combine_chunks()
+        local = involved.docs[(involved.docs >= offsets[part]) & (involved.docs < offsets[part] + rows)] - offsets[part]
+        positions = involved.position(local + offsets[part])
+        cluster_size = np.ones(rows, dtype=np.int32)
+        keep = np.ones(rows, dtype=bool)
+        near = np.full(rows, np.nan, dtype=np.float32)
+        keep[local] = kept_by[positions] == positions
+        cluster_size[local] = sizes[kept_by[positions]]
+        near[local[~keep[local]]] = similarity[positions][~keep[local]]
+        cluster_ids = ids.to_numpy(zero_copy_only=False).astype(object)
+        cluster_ids[local] = involved.ids[kept_by[positions]]
+        cluster = pa.array(cluster_ids, pa.string())
+        plan.corpus.write_part(f"attrs/{STAGE}", part, pa.table({
+            "id": ids,
+            "cluster_id": cluster,
+            "cluster_size": pa.array(cluster_size),
+            "keep": pa.array(keep),
+            "duplicate_of": pc.if_else(pa.array(keep), pa.nulls(rows, pa.string()), cluster),
+            "similarity": pa.array(near, from_pandas=True),
+        }))
+        removed += int((~keep).sum())
+    return removed
 
 
-def _read_all(corpus: Corpus, paths: list[str], columns: list[str]) -> pa.Table:
-    tables = []
-    for path in paths:
-        with corpus.fs.open(path, "rb") as handle:
-            tables.append(pq.read_table(handle, columns=columns))
-    return pa.concat_tables(tables)
+def _take(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    return table.take(pa.array(rows))
+
+
+def _read(corpus: Corpus, path: str, columns: list[str]) -> pa.Table:
+    with corpus.fs.open(path, "rb") as handle:
+        return pq.read_table(handle, columns=columns)
 
 
 def fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig | None = None) -> StageRecord:
