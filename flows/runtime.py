@@ -46,9 +46,14 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
     if dask_address:
         yield dask_address
         return
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(
+    # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which also turns off glibc's adaptive mmap
+    # threshold: every large numpy temporary then costs fresh page faults, and our vectorised
+    # stages (MinHash, hashing) ran at half speed (measured: 22.5 s of task time against 12.7 s).
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), LocalCluster(
         n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster, Client(cluster) as client:
         # Import the task code on every worker now, in parallel, rather than inside the first
