@@ -23,6 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation import filesystems
 from curation.errors import UserError
 from curation.lock import WriterLock
 
@@ -108,7 +109,7 @@ class Corpus:
 
     @property
     def is_local(self) -> bool:
-        return "file" in _protocols(self.fs)
+        return filesystems.is_local(self.fs)
 
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -118,7 +119,7 @@ class Corpus:
         return self.to_uri(self.path(*parts))
 
     def to_uri(self, path: str) -> str:
-        return path if self.is_local else f"{_protocols(self.fs)[0]}://{path}"
+        return filesystems.url(self.fs, path)
 
     # -- parts -----------------------------------------------------------------------------
     def parts(self, table: str = "docs") -> list[str]:
@@ -254,7 +255,3 @@ def write_bytes_atomic(fs, path: str, data: bytes) -> None:
         handle.write(data)
     fs.mv(tmp, path)
 
-
-def _protocols(fs) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)

@@ -203,10 +203,11 @@ class ExactShingles:
 
     def __init__(self, plan: StagePlan, config: FuzzyDedupConfig, involved: Involved, positions: np.ndarray):
         self.shingles: dict[int, np.ndarray] = {}
+        offsets = plan.part_offsets()
         for part, local in _by_part(plan, involved.docs[positions]):
             texts = _take(plan.corpus.read_part("docs", part, ["text"]), local)["text"]
             hashes, bounds = shingle_hashes(texts.combine_chunks(), config.ngram)
-            for i, doc in enumerate((involved.position(local + plan.part_offsets()[part])).tolist()):
+            for i, doc in enumerate(involved.position(local + offsets[part]).tolist()):
                 self.shingles[doc] = np.unique(hashes[bounds[i] : bounds[i + 1]])
 
     def similarity(self, doc: int, others: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import time
 import orjson
 import psutil
 
+from curation import filesystems
 from curation.errors import CorpusLocked
 
 
@@ -57,7 +58,7 @@ class WriterLock:
             self._remove()
 
     def _create_exclusive(self, data: bytes) -> bool:
-        if "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)):
+        if filesystems.is_local(self.fs):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:

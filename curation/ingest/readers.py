@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from curation import filesystems
 from curation.ingest import reasons
 from curation.ingest.units import IngestUnit
 
@@ -71,7 +72,7 @@ def _json_error_reason(line: bytes, error: orjson.JSONDecodeError) -> str:
 def _open_binary(path: str):
     fs, local = fsspec.core.url_to_fs(path)
     # The builtin file object iterates lines about twice as fast as fsspec's local wrapper.
-    return open(local, "rb", buffering=1 << 20) if "file" in fs.protocol else fs.open(local, "rb")
+    return open(local, "rb", buffering=1 << 20) if filesystems.is_local(fs) else fs.open(local, "rb")
 
 
 def _lines(path: str) -> Iterator[bytes]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import fsspec
 
 from curation.errors import UserError
+from curation.filesystems import url
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 PARQUET_SUFFIXES = (".parquet",)
@@ -83,10 +84,8 @@ def _pieces(spec: InputSpec, text_files_per_unit: int) -> tuple[str, list[tuple[
     fs, path = fsspec.core.url_to_fs(spec.path)
     if not fs.exists(path):
         raise UserError(f"no such input: {spec.path}")
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    prefix = "" if protocol == "file" else f"{protocol}://"
     source = spec.source or default_source(path)
-    parent = prefix + path.rsplit("/", 1)[0]
+    parent = url(fs, path.rsplit("/", 1)[0])
 
     if not fs.isdir(path):
         kind = kind_of(path)
@@ -94,15 +93,15 @@ def _pieces(spec: InputSpec, text_files_per_unit: int) -> tuple[str, list[tuple[
             raise UserError(
                 f"unsupported input {spec.path}: expected .jsonl[.gz|.zst], .parquet, .csv, .tsv, .txt, .md or a dataset directory"
             )
-        return source, [(kind, (prefix + path,), parent)]
+        return source, [(kind, (url(fs, path),), parent)]
     if any(fs.exists(f"{path}/{marker}") for marker in HF_DISK_MARKERS):
-        return source, [("hf_disk", (prefix + path,), parent)]
+        return source, [("hf_disk", (url(fs, path),), parent)]
 
     files = sorted(p for p in fs.find(path) if not _hidden(p[len(path) :]))
-    pieces = [(kind_of(f), (prefix + f,), prefix + path) for f in files if kind_of(f) not in (None, "text_files")]
-    text_files = [prefix + f for f in files if kind_of(f) == "text_files"]
+    pieces = [(kind_of(f), (url(fs, f),), url(fs, path)) for f in files if kind_of(f) not in (None, "text_files")]
+    text_files = [url(fs, f) for f in files if kind_of(f) == "text_files"]
     for start in range(0, len(text_files), text_files_per_unit):
-        pieces.append(("text_files", tuple(text_files[start : start + text_files_per_unit]), prefix + path))
+        pieces.append(("text_files", tuple(text_files[start : start + text_files_per_unit]), url(fs, path)))
     if not pieces:
         raise UserError(f"{spec.path} holds no supported files (.jsonl[.gz|.zst], .parquet, .csv, .txt, .md)")
     return source, pieces
