@@ -104,10 +104,13 @@ def ingest(sources, corpus_dir, text_field, id_field, source, domain, shard_size
 @click.option("--keep", default="first", show_default=True, help="Fuzzy: first, longest or best:<stage>.<column>.")
 @click.option("--verify", type=click.Choice(["exact", "estimate"]), default="exact", show_default=True,
               help="Fuzzy: check candidates by true shingle Jaccard, or by the signatures' estimate.")
+@click.option("--against", default=None, metavar="OLD",
+              help="Fuzzy: also find duplicates of these documents in an earlier corpus OLD, from the MinHash "
+                   "tables its own fuzzy dedup kept (models/minhash); OLD's documents come first.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @with_runtime_options
 def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, threshold, ngram, bands, rows, num_perm, keep, verify,
-          seed, workers, dask_address) -> None:
+          against, seed, workers, dask_address) -> None:
     """Mark duplicate documents in attrs/<method> (documents are never rewritten)."""
     if semantic:
         raise UserError("--semantic is not available yet; use --exact or --fuzzy")
@@ -117,10 +120,14 @@ def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, threshold, ngram
     from curation.exact_dedup import ExactDedupConfig
     from curation.fuzzy_dedup import fuzzy_config
 
-    Corpus.open(corpus_dir)
+    corpus = Corpus.open(corpus_dir)
+    if against and not fuzzy:
+        raise UserError("--against goes with --fuzzy")
     exact_config = ExactDedupConfig(scope, normalize) if exact else None
     fuzzy_config_ = fuzzy_config(threshold=threshold, ngram=ngram, bands=bands, rows=rows, num_perm=num_perm,
-                                 keep=keep, verify=verify, scope=scope, seed=seed) if fuzzy else None
+                                 keep=keep, verify=verify, scope=scope, seed=seed, against=against) if fuzzy else None
+    if fuzzy_config_:
+        fuzzy_config_.check_against(corpus)  # before the runtime starts
 
     from flows.exact_dedup import run_exact_dedup
     from flows.fuzzy_dedup import run_fuzzy_dedup

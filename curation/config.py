@@ -8,7 +8,7 @@
     ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0}
     stages:
       exact_dedup: {scope: global, normalize: whitespace}
-      minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact}
+      minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact, against: null}
 
 Unknown keys are errors that name the key and where it is.
 """
@@ -70,6 +70,7 @@ class MinhashStageConfig(_Strict):
     verify: Literal["exact", "estimate"] = "exact"
     scope: Literal["global", "source"] = "global"
     seed: int = 1
+    against: str | None = None  # an earlier corpus (path or URL) whose kept MinHash tables new documents meet
 
     def options(self) -> FuzzyDedupConfig:
         return fuzzy_config(**self.model_dump())
@@ -124,4 +125,7 @@ def _relative_to(config: PipelineConfig, base: Path) -> PipelineConfig:
         return path if "://" in path or Path(path).is_absolute() else str((base / path).resolve())
 
     inputs = [item.model_copy(update={"path": resolve(item.path)}) for item in config.inputs]
-    return config.model_copy(update={"corpus": resolve(config.corpus), "inputs": inputs})
+    stages = config.stages
+    if stages.minhash and stages.minhash.against:
+        stages = stages.model_copy(update={"minhash": stages.minhash.model_copy(update={"against": resolve(stages.minhash.against)})})
+    return config.model_copy(update={"corpus": resolve(config.corpus), "inputs": inputs, "stages": stages})

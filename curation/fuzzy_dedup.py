@@ -9,22 +9,28 @@ Global: DuckDB groups the band tables on disk into candidate pairs; each pair is
 against the threshold with the full signatures (peers skip this and lose precision); connected
 components of verified pairs are split into clusters around the document the keep policy
 prefers. attrs/minhash says, for every document, its cluster, whether it is kept, and which
-document it duplicates at what estimated similarity.
+document it duplicates at what similarity.
+
+The signatures, bands and verified pairs are kept in models/minhash (curation.minhash.model).
+A run with ``against=OLD`` numbers OLD's documents first and its own after them, reuses OLD's
+bands and verified pairs, and so marks its documents as a run over OLD and new together would.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curation.corpus import Corpus, StageRecord, write_parquet_atomic
 from curation.duck import connect, quote_list, sql_file
 from curation.errors import UserError
-from curation.minhash.clusters import connected_components, representatives
+from curation.fingerprint import fingerprint
+from curation.minhash import model
+from curation.minhash.clusters import connected_components, connected_components_sql, representatives
+from curation.minhash.documents import Involved, Segment, Similarity, by_part, take
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, band_keys, bands_rows_for, minhash_signatures
 from curation.stages import StagePlan, finish_stage, run_in_process
@@ -32,12 +38,9 @@ from curation.stages import StagePlan, finish_stage, run_in_process
 STAGE = "minhash"
 SCOPES = ("global", "source")
 VERIFY = ("exact", "estimate")
-# Exact verification only looks at pairs whose estimate is within this of the threshold: the
-# estimate's standard deviation is about 0.04 at 112 permutations.
-EXACT_MARGIN = 0.15
+# Above this many verified pairs, components are found by DuckDB rather than in Python.
+COMPONENTS_IN_MEMORY_EDGES = 500_000
 BATCH = 2048
-
-SIGNATURES_COLUMNS = ["id", "source", "chars", "shingles", "signature"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class FuzzyDedupConfig:
     scope: str = "global"
     keep: str = "first"  # first | longest | best:<stage>.<column>
     verify: str = "exact"  # exact (true shingle Jaccard) | estimate (from the signatures)
+    against: str | None = None  # an earlier corpus whose kept documents new ones are compared with
 
     def __post_init__(self):
         if self.scope not in SCOPES:
@@ -61,6 +65,18 @@ class FuzzyDedupConfig:
         if self.verify not in VERIFY:
             raise UserError(f"--verify must be one of {', '.join(VERIFY)}, not {self.verify!r}")
         MinHashParams(self.ngram, self.bands, self.rows, self.seed)  # checks sizes
+        if self.against is not None and not self.against:
+            raise UserError("--against needs the path or URL of an earlier corpus")
+
+    def outside_inputs(self) -> list[str]:
+        """What this run reads outside its corpus: the older corpus's MinHash model."""
+        return [fingerprint(model.read_model(self.against, asdict(self))[1])] if self.against else []
+
+    def check_against(self, corpus: Corpus) -> None:
+        """Fail early, with one clear line, when ``against`` cannot serve a run over ``corpus``."""
+        if self.against and Corpus.open(self.against).root == corpus.root:
+            raise UserError(f"--against names the corpus being deduplicated ({corpus.url})")
+        self.outside_inputs()
 
     @property
     def params(self) -> MinHashParams:
@@ -109,7 +125,10 @@ def signature_part(plan: StagePlan, part: str) -> None:
                     "source": batch.column("source"),
                     "chars": pc.utf8_length(batch.column("text")).cast(pa.int64()),
                     "shingles": pa.array(shingles, pa.int32()),
-                    "signature": pa.FixedSizeListArray.from_arrays(pa.array(signatures.ravel()), params.num_perm),
+                    # 16 bits of each minhash are plenty to compare (a chance equality costs
+                    # 1/65536 of a row) and take a quarter of the space the model keeps.
+                    "signature": pa.FixedSizeListArray.from_arrays(
+                        pa.array(signatures.ravel().astype(np.uint16)), params.num_perm),
                 }
             )
         )
@@ -135,132 +154,96 @@ def signature_part(plan: StagePlan, part: str) -> None:
 # signatures, ids and shingles are ever loaded, and the attrs are written part by part.
 def find_duplicates(plan: StagePlan) -> tuple[int, int]:
     config = FuzzyDedupConfig(**plan.config)
-    u, v = _candidates(plan, config)
-    involved = Involved(plan, config, np.union1d(u, v))
+    config.check_against(plan.corpus)
+    old, old_edges = model.against(config.against, plan.config) if config.against else (None, model.EDGES_SCHEMA.empty_table())
+    new = Segment(plan.corpus, plan.staging, tuple(plan.parts), tuple(plan.part_rows), start=old.end if old else 0)
+    segments = [old, new] if old else [new]
+
+    u, v = _candidates(segments, config, first_new=new.start)
+    old_u, old_v = old_edges["u"].to_numpy(), old_edges["v"].to_numpy()
+    involved = Involved(segments, np.unique(np.concatenate([u, v, old_u, old_v])), config.params.num_perm)
     u, v = involved.position(u), involved.position(v)
+    similarity_of = Similarity(involved, config.ngram, config.threshold, exact=config.verify == "exact")
+    similarity = similarity_of.pairs(u, v)
+    verified = similarity >= config.threshold
+    u, v, similarity = u[verified], v[verified], similarity[verified]
 
-    if config.verify == "exact":
-        near = _similarity(involved.signatures, u, v) >= config.threshold - EXACT_MARGIN
-        u, v = u[near], v[near]
-        similarity_of = ExactShingles(plan, config, involved, np.union1d(u, v)).similarity
-    else:
-        def similarity_of(doc: int, others: np.ndarray) -> np.ndarray:
-            return _similarity(involved.signatures, np.full(len(others), doc), others)
+    labels = components(len(involved), np.concatenate([involved.position(old_u), u]),
+                        np.concatenate([involved.position(old_v), v]))
+    if old:  # components without a new document stay as the old corpus's own run left them
+        labels = np.where(np.isin(labels, labels[involved.docs >= new.start]), labels, np.arange(len(labels)))
+    similarity_of.prepare(np.flatnonzero(np.bincount(labels, minlength=len(labels))[labels] > 1))
+    kept_by, similarity_to_kept = representatives(labels, _priority(config, involved), similarity_of, config.threshold)
+    removed = _write_attrs(plan, new, involved, kept_by, similarity_to_kept)
 
-    pair_similarity = np.array([similarity_of(a, np.array([b]))[0] for a, b in zip(u.tolist(), v.tolist(), strict=True)])
-    verified = pair_similarity >= config.threshold
-    labels = connected_components(len(involved.docs), u[verified], v[verified])
-    kept_by, similarity = representatives(labels, _priority(plan, config, involved), similarity_of, config.threshold)
-    removed = _write_attrs(plan, involved, kept_by, similarity)
+    if not old:
+        edges = pa.table({"u": involved.docs[u], "v": involved.docs[v], "similarity": similarity})
+        model.keep_tables(plan.corpus, plan.staging, plan.config, plan.corpus.docs_fingerprint(), plan.parts, plan.part_rows, edges)
     rows = sum(plan.part_rows)
-    finish_stage(plan, rows, rows - removed, {"candidate_pairs": int(len(u)), "verified_pairs": int(verified.sum())})
+    finish_stage(plan, rows, rows - removed, {"candidate_pairs": int(verified.size), "verified_pairs": int(verified.sum())})
     return rows, rows - removed
 
 
-def _candidates(plan: StagePlan, config: FuzzyDedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    corpus = plan.corpus
-    bands = [corpus.to_uri(f"{plan.staging}/bands/{p}.parquet") for p in plan.parts]
+def components(count: int, u: np.ndarray, v: np.ndarray, in_memory_edges: int | None = None) -> np.ndarray:
+    """Connected components of the verified pairs: union-find in this process for up to
+    ``in_memory_edges`` edges, DuckDB (out of core, past its memory limit) for more. Both label
+    a component by its smallest node."""
+    if len(u) <= (COMPONENTS_IN_MEMORY_EDGES if in_memory_edges is None else in_memory_edges):
+        return connected_components(count, u, v)
+    with connect() as connection:
+        connection.register("verified_edges", pa.table({"u": u, "v": v}))
+        labelled = connection.sql(f"SELECT node, label FROM {connected_components_sql(connection, 'verified_edges')}").fetchnumpy()
+    labels = np.arange(count, dtype=np.int64)
+    labels[labelled["node"]] = labelled["label"]
+    return labels
+
+
+def _candidates(segments: list[Segment], config: FuzzyDedupConfig, first_new: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (u < v) by document number; with an older corpus, those with a new document."""
+    corpus = segments[-1].corpus
     scope = ", source" if config.scope == "source" else ""
+    bands = "\n    UNION ALL\n    ".join(
+        f"SELECT band, key, doc + {segment.start} AS doc, source "
+        f"FROM read_parquet({quote_list([segment.corpus.to_uri(segment.table('bands', p)) for p in segment.parts])})"
+        for segment in segments if segment.parts
+    ) or "SELECT NULL::SMALLINT AS band, NULL::UBIGINT AS key, NULL::BIGINT AS doc, NULL::VARCHAR AS source LIMIT 0"
     with connect(corpus.fs) as connection:
-        pairs = connection.sql(sql_file("minhash_candidates.sql", bands=quote_list(bands), scope_columns=scope)).fetchnumpy()
+        query = sql_file("minhash_candidates.sql", bands=bands, scope_columns=scope, first_new=str(first_new))
+        pairs = connection.sql(query).fetchnumpy()
     return pairs["u"].astype(np.int64), pairs["v"].astype(np.int64)
 
 
-class Involved:
-    """The documents that have at least one candidate, by global number (``docs``, sorted),
-    with their ids, lengths and signatures, read part by part from the staging area."""
-
-    def __init__(self, plan: StagePlan, config: FuzzyDedupConfig, docs: np.ndarray):
-        self.docs = docs
-        ids, chars, signatures = [], [], []
-        for part, local in _by_part(plan, docs):
-            table = _take(_read(plan.corpus, f"{plan.staging}/signatures/{part}.parquet", ["id", "chars", "signature"]), local)
-            ids += table["id"].to_pylist()
-            chars.append(table["chars"].to_numpy())
-            # 16 bits of each minhash are plenty to compare (a chance equality costs 1/65536 of
-            # a row) and halve the memory.
-            signatures.append(table["signature"].combine_chunks().flatten().to_numpy().astype(np.uint16))
-        self.ids = np.array(ids, dtype=object)
-        self.chars = np.concatenate(chars) if chars else np.zeros(0, dtype=np.int64)
-        values = np.concatenate(signatures) if signatures else np.zeros(0, dtype=np.uint16)
-        self.signatures = values.reshape(len(docs), config.params.num_perm)
-
-    def position(self, docs: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.docs, docs)
-
-
-def _by_part(plan: StagePlan, docs: np.ndarray):
-    """(part, row numbers inside that part) for the parts that hold any of ``docs`` (sorted)."""
-    for (part, start), rows in zip(plan.part_offsets().items(), plan.part_rows, strict=True):
-        inside = docs[(docs >= start) & (docs < start + rows)]
-        if len(inside):
-            yield part, inside - start
-
-
-class ExactShingles:
-    """Shingles of the documents that need exact verification, as sorted arrays (a Python set
-    would take 30 times the memory)."""
-
-    def __init__(self, plan: StagePlan, config: FuzzyDedupConfig, involved: Involved, positions: np.ndarray):
-        self.shingles: dict[int, np.ndarray] = {}
-        offsets = plan.part_offsets()
-        for part, local in _by_part(plan, involved.docs[positions]):
-            texts = _take(plan.corpus.read_part("docs", part, ["text"]), local)["text"]
-            hashes, bounds = shingle_hashes(texts.combine_chunks(), config.ngram)
-            for i, doc in enumerate(involved.position(local + offsets[part]).tolist()):
-                self.shingles[doc] = np.unique(hashes[bounds[i] : bounds[i + 1]])
-
-    def similarity(self, doc: int, others: np.ndarray) -> np.ndarray:
-        mine = self.shingles[doc]
-        out = np.empty(len(others), dtype=np.float32)
-        for k, other in enumerate(others.tolist()):
-            theirs = self.shingles[other]
-            common = len(np.intersect1d(mine, theirs, assume_unique=True))
-            union = len(mine) + len(theirs) - common
-            out[k] = common / union if union else 1.0
-        return out
-
-
-def _similarity(sig: np.ndarray, u: np.ndarray, v: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    out = np.empty(len(u), dtype=np.float32)
-    for start in range(0, len(u), chunk):
-        stop = start + chunk
-        out[start:stop] = (sig[u[start:stop]] == sig[v[start:stop]]).mean(axis=1)
-    return out
-
-
-def _priority(plan: StagePlan, config: FuzzyDedupConfig, involved: Involved) -> np.ndarray:
-    """Lower is kept first; ties go to the earlier document in corpus order."""
-    count = len(involved.docs)
+def _priority(config: FuzzyDedupConfig, involved: Involved) -> np.ndarray:
+    """Lower is kept first; ties go to the earlier document (an older corpus comes first)."""
+    count = len(involved)
     order = np.arange(count, dtype=np.float64) / max(count, 1)  # in [0, 1): breaks ties
     if config.keep == "first":
         return order
     if config.keep == "longest":
         return -involved.chars.astype(np.float64) + order
     stage, column = _best_column(config.keep)
-    if not plan.corpus.parts(f"attrs/{stage}"):
-        raise UserError(f"--keep {config.keep}: the corpus has no attrs for stage {stage!r}")
-    try:
-        scores = pa.concat_arrays([
-            _take(plan.corpus.read_part(f"attrs/{stage}", part, [column]), local)[column].combine_chunks()
-            for part, local in _by_part(plan, involved.docs)
-        ]) if count else pa.array([], pa.float64())
-    except (KeyError, pa.ArrowInvalid) as error:
-        raise UserError(f"--keep {config.keep}: no column {column!r} in attrs/{stage}") from error
-    values = pc.fill_null(scores.cast(pa.float64()), -np.inf).to_numpy(zero_copy_only=False)
+    scores = []
+    for segment, part, local in by_part(involved.segments, involved.docs):
+        if not segment.corpus.has_part(f"attrs/{stage}", part):
+            raise UserError(f"--keep {config.keep}: {segment.corpus.url} has no attrs for stage {stage!r} ({part})")
+        try:
+            scores.append(take(segment.corpus.read_part(f"attrs/{stage}", part, [column]), local)[column].combine_chunks())
+        except (KeyError, pa.ArrowInvalid) as error:
+            raise UserError(f"--keep {config.keep}: no column {column!r} in attrs/{stage}") from error
+    values = pc.fill_null(pa.concat_arrays(scores).cast(pa.float64()), -np.inf).to_numpy(zero_copy_only=False) \
+        if scores else np.zeros(0)
     ranks = np.argsort(np.argsort(-values, kind="stable"), kind="stable")  # best score first
     return ranks.astype(np.float64) + order
 
 
-def _write_attrs(plan: StagePlan, involved: Involved, kept_by: np.ndarray, similarity: np.ndarray) -> int:
-    """attrs/minhash part by part: every document is its own cluster unless it was involved."""
+def _write_attrs(plan: StagePlan, new: Segment, involved: Involved, kept_by: np.ndarray, similarity: np.ndarray) -> int:
+    """attrs/minhash part by part: every new document is its own cluster unless it was involved."""
     sizes = np.bincount(kept_by, minlength=len(kept_by))
     removed = 0
-    offsets = plan.part_offsets()
-    for part, rows in zip(plan.parts, plan.part_rows, strict=True):
-        ids = _read(plan.corpus, f"{plan.staging}/signatures/{part}.parquet", ["id"])["id"].combine_chunks()
-        local = involved.docs[(involved.docs >= offsets[part]) & (involved.docs < offsets[part] + rows)] - offsets[part]
-        positions = involved.position(local + offsets[part])
+    for (part, start), rows in zip(new.part_starts().items(), new.part_rows, strict=True):
+        ids = new.read("signatures", part, ["id"])["id"].combine_chunks()
+        mine = involved.docs[(involved.docs >= start) & (involved.docs < start + rows)]
+        local, positions = mine - start, involved.position(mine)
         cluster_size = np.ones(rows, dtype=np.int32)
         keep = np.ones(rows, dtype=bool)
         near = np.full(rows, np.nan, dtype=np.float32)
@@ -280,15 +263,6 @@ def _write_attrs(plan: StagePlan, involved: Involved, kept_by: np.ndarray, simil
         }))
         removed += int((~keep).sum())
     return removed
-
-
-def _take(table: pa.Table, rows: np.ndarray) -> pa.Table:
-    return table.take(pa.array(rows))
-
-
-def _read(corpus: Corpus, path: str, columns: list[str]) -> pa.Table:
-    with corpus.fs.open(path, "rb") as handle:
-        return pq.read_table(handle, columns=columns)
 
 
 def fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig | None = None) -> StageRecord:

@@ -48,9 +48,12 @@ class StagePlan:
 
 
 def plan_stage(corpus: Corpus, name: str, config) -> StagePlan:
+    """A config may read inputs outside the corpus (an older corpus to dedup against); its
+    ``outside_inputs()`` fingerprints them, so the stage reruns when they change."""
+    outside = config.outside_inputs() if hasattr(config, "outside_inputs") else []
     config = asdict(config) if hasattr(config, "__dataclass_fields__") else dict(config)
     config_fp = fingerprint(config)
-    input_fp = corpus.docs_fingerprint()
+    input_fp = fingerprint([corpus.docs_fingerprint(), *outside]) if outside else corpus.docs_fingerprint()
     record = corpus.stage(name)
     if record is not None and not record.matches(config_fp, input_fp):
         record = None

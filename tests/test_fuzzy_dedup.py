@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import time
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -15,8 +16,9 @@ import pytest
 from conftest import CURATE, stdlib_texts, write_jsonl
 
 from curation import Corpus
+from curation import fuzzy_dedup as fuzzy_dedup_module
 from curation.errors import UserError
-from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config, fuzzy_dedup
+from curation.fuzzy_dedup import FuzzyDedupConfig, components, fuzzy_config, fuzzy_dedup
 from curation.ingest.stage import IngestOptions, ingest
 from curation.ingest.units import InputSpec
 from curation.minhash.clusters import connected_components
@@ -222,3 +224,90 @@ def test_sigkill_during_signatures_then_rerun_gives_the_same_attrs(tmp_path):
     assert Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist() == resumed
     by_id = {r["id"]: r for r in resumed}
     assert all(by_id[f"k{3000 + i}"]["duplicate_of"] == f"k{i}" for i in range(300))  # every planted copy
+
+
+def random_graphs(rng: np.random.Generator):
+    """Sparse and dense random graphs, and long paths in sorted, reversed and shuffled order
+    (the worst cases for label propagation)."""
+    for nodes, edges in ((50, 30), (500, 400), (2000, 2500), (5000, 20000)):
+        yield nodes, rng.integers(0, nodes, edges), rng.integers(0, nodes, edges)
+    for order in (np.arange(3000), np.arange(3000)[::-1], rng.permutation(3000)):
+        yield 3000, order[:-1], order[1:]
+
+
+def test_out_of_core_components_equal_union_find_on_random_graphs():
+    rng = np.random.default_rng(11)
+    for nodes, u, v in random_graphs(rng):
+        in_memory = components(nodes, u, v)
+        out_of_core = components(nodes, u, v, in_memory_edges=0)
+        assert (in_memory == out_of_core).all()
+        assert len(np.unique(in_memory)) < nodes  # there was something to join
+
+
+def test_out_of_core_components_give_the_same_attrs(planted, monkeypatch):
+    corpus_dir, docs, _, _ = planted
+    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=3))
+    in_memory = outcome(corpus_dir, len(docs))[2]
+    Corpus.open(corpus_dir).forget_stages(["minhash"])
+    monkeypatch.setattr(fuzzy_dedup_module, "COMPONENTS_IN_MEMORY_EDGES", 0)
+    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=3))
+    assert outcome(corpus_dir, len(docs))[2] == in_memory
+    assert sum(not row["keep"] for row in in_memory.values()) > 50
+
+
+def incremental_corpora(root) -> tuple[list[dict], list[dict]]:
+    """OLD: real pages, some with near-duplicates among themselves. NEW: fresh pages, copies
+    and near-duplicates of OLD pages, and near-duplicates among the new ones."""
+    rng = random.Random(5)
+    pages = real_pages(500)
+    old = [{"id": f"o{i}", "text": page} for i, page in enumerate(pages[:250])]
+    old += [{"id": f"o{250 + i}", "text": planted_variant(pages[i], rng.choice(VARIANT_KINDS), rng)} for i in range(0, 250, 5)]
+    new = [{"id": f"n{i}", "text": page} for i, page in enumerate(pages[250:])]
+    new += [{"id": f"n{250 + i}", "text": planted_variant(pages[i], rng.choice(VARIANT_KINDS), rng)} for i in range(0, 250, 3)]
+    new += [{"id": f"n{500 + i}", "text": planted_variant(pages[250 + i], rng.choice(VARIANT_KINDS), rng)} for i in range(0, 250, 7)]
+    write_jsonl(root / "old.jsonl", old)
+    write_jsonl(root / "new.jsonl", new)
+    return old, new
+
+
+def test_incremental_dedup_against_old_equals_dedup_of_old_and_new_together(tmp_path):
+    old, new = incremental_corpora(tmp_path)
+    options = IngestOptions(shard_size=120)
+    ingest(str(tmp_path / "old"), [InputSpec(str(tmp_path / "old.jsonl"))], options)
+    ingest(str(tmp_path / "new"), [InputSpec(str(tmp_path / "new.jsonl"))], options)
+    ingest(str(tmp_path / "both"), [InputSpec(str(tmp_path / "old.jsonl")), InputSpec(str(tmp_path / "new.jsonl"))], options)
+    both = Corpus.open(str(tmp_path / "both"))
+    assert both.sql("SELECT id FROM docs")["id"].to_pylist() == [d["id"] for d in old + new]  # OLD first
+
+    config = FuzzyDedupConfig(keep="longest")
+    fuzzy_dedup(str(tmp_path / "old"), config)
+    old_model = sorted(p.name for p in (tmp_path / "old" / "models" / "minhash" / "bands").iterdir())
+    fuzzy_dedup(str(tmp_path / "both"), config)
+    record = fuzzy_dedup(str(tmp_path / "new"), replace(config, against=str(tmp_path / "old")))
+
+    together = {r["id"]: r for r in both.sql("SELECT * FROM minhash WHERE id LIKE 'n%'").to_pylist()}
+    incremental = {r["id"]: r for r in Corpus.open(str(tmp_path / "new")).sql("SELECT * FROM minhash").to_pylist()}
+    assert incremental == together
+    removed = [r for r in incremental.values() if not r["keep"]]
+    assert record.rows_in - record.rows_out == len(removed)
+    assert any(r["duplicate_of"].startswith("o") for r in removed) and any(r["duplicate_of"].startswith("n") for r in removed)
+    # OLD's signatures were read, not recomputed: its model is untouched.
+    assert sorted(p.name for p in (tmp_path / "old" / "models" / "minhash" / "bands").iterdir()) == old_model
+
+
+def test_against_errors_are_clear(tmp_path, planted):
+    corpus_dir = planted[0]
+    write_jsonl(tmp_path / "x.jsonl", [{"id": "x", "text": "some words that stand alone here"}])
+    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "x.jsonl"))])
+    with pytest.raises(UserError, match="has no MinHash tables"):
+        fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(against=str(tmp_path / "c")))
+    fuzzy_dedup(corpus_dir)
+    with pytest.raises(UserError, match="other settings .*ngram 5 there, 4 here"):
+        fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(ngram=4, against=corpus_dir))
+    with pytest.raises(UserError, match="names the corpus being deduplicated"):
+        Corpus.open(str(tmp_path / "c"))  # a corpus with a model, then against itself
+        fuzzy_dedup(str(tmp_path / "c"))
+        fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(against=str(tmp_path / "c")))
+    result = subprocess.run([*CURATE, "dedup", str(tmp_path / "c"), "--fuzzy", "--against", str(tmp_path / "nowhere")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is not a corpus" in result.stderr

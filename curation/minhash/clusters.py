@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import duckdb
 import numpy as np
+
+from curation.duck import sql_file
 
 
 def connected_components(nodes: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -65,3 +68,18 @@ def representatives(
             similarity_to_kept[rest[taken]] = near[taken]
             members = rest[~taken]
     return kept_by, similarity_to_kept
+
+
+def connected_components_sql(connection: duckdb.DuckDBPyConnection, edges: str, max_rounds: int = 64) -> str:
+    """Components of the graph in the relation ``edges`` (columns u, v), computed by DuckDB out of
+    core (it spills past its memory limit), for edge lists too large for union-find in memory.
+    Returns the name of a temporary table (node, label) of every node with an edge; the label is
+    the component's smallest node, as in `connected_components`."""
+    connection.execute(sql_file("components_start.sql", edges=edges))
+    for _ in range(max_rounds):
+        connection.execute(sql_file("components_hook.sql"))
+        while connection.execute(sql_file("components_jump.sql")).fetchall()[0][0]:
+            pass
+        if not connection.execute(sql_file("components_contract.sql")).fetchall()[0][0]:
+            return "cc_labels"
+    raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
