@@ -14,7 +14,7 @@ from curation import filesystems
 def connect(fs=None, database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
     # DuckDB would otherwise take up to 80% of the machine's memory; past this limit it spills
     # to disk, which keeps global stages bounded as the corpus grows.
-    config = {"memory_limit": os.environ.get("CURATION_DUCKDB_MEMORY", "1GB")}
+    config = {"memory_limit": os.environ.get("CURATION_DUCKDB_MEMORY", "512MB")}
     connection = duckdb.connect(database, read_only=read_only, config=config)
     if fs is not None and not filesystems.is_local(fs):
         connection.register_filesystem(fs)

@@ -94,32 +94,56 @@ class Involved:
 
 
 class ExactShingles:
-    """Shingles of the involved documents that need exact Jaccard, as sorted arrays (a Python
-    set would take 30 times the memory), read from their texts on demand by `add`."""
+    """Shingle sets of the involved documents that need exact Jaccard, read from their texts on
+    demand by `add`: one flat array of sorted 32-bit shingle hashes, a slice per document (a
+    Python set would take 30 times the memory; 32 bits leave a chance collision at about 1e-5
+    of a pair of 250-shingle documents)."""
 
     def __init__(self, involved: Involved, ngram: int):
         self.involved, self.ngram = involved, ngram
-        self.shingles: dict[int, np.ndarray] = {}
+        self.start = np.full(len(involved), -1, dtype=np.int64)
+        self.length = np.zeros(len(involved), dtype=np.int64)
+        self.values = np.zeros(0, dtype=np.uint32)
 
     def add(self, positions: np.ndarray) -> None:
-        missing = np.array([p for p in np.unique(positions).tolist() if p not in self.shingles], dtype=np.int64)
-        docs = self.involved.docs[missing]
-        for segment, part, local in by_part(self.involved.segments, docs):
+        positions = np.unique(positions)
+        missing = positions[self.start[positions] < 0]
+        chunks, size = [self.values], len(self.values)
+        for segment, part, local in by_part(self.involved.segments, self.involved.docs[missing]):
             texts = take(segment.corpus.read_part("docs", part, ["text"]), local)["text"]
             hashes, bounds = shingle_hashes(texts.combine_chunks(), self.ngram)
-            start = segment.part_starts()[part]
-            for i, position in enumerate(self.involved.position(local + start).tolist()):
-                self.shingles[position] = np.unique(hashes[bounds[i] : bounds[i + 1]])
+            doc = np.repeat(np.arange(len(local), dtype=np.uint64), np.diff(bounds))
+            keys = np.sort((doc << np.uint64(32)) | (hashes & np.uint64(0xFFFFFFFF)))
+            keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # each doc's set, sorted
+            counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(local))
+            here = self.involved.position(local + segment.part_starts()[part])
+            self.start[here] = size + np.concatenate([[0], np.cumsum(counts)[:-1]])
+            self.length[here] = counts
+            chunks.append(keys.astype(np.uint32))
+            size += len(keys)
+        self.values = np.concatenate(chunks)
 
-    def jaccard(self, doc: int, others: np.ndarray) -> np.ndarray:
-        mine = self.shingles[doc]
-        out = np.empty(len(others), dtype=np.float32)
-        for k, other in enumerate(others.tolist()):
-            theirs = self.shingles[other]
-            common = len(np.intersect1d(mine, theirs, assume_unique=True))
-            union = len(mine) + len(theirs) - common
-            out[k] = common / union if union else 1.0
+    def pairs(self, u: np.ndarray, v: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """Jaccard of each pair of positions: the shingles of both, tagged by pair and sorted;
+        a value seen twice in one pair is shared."""
+        out = np.empty(len(u), dtype=np.float32)
+        for first in range(0, len(u), chunk):
+            a, b = u[first : first + chunk], v[first : first + chunk]
+            pair = np.arange(len(a), dtype=np.uint64)
+            tags = np.concatenate([np.repeat(pair, self.length[a]), np.repeat(pair, self.length[b])])
+            keys = (tags << np.uint64(32)) | np.concatenate([self._gather(a), self._gather(b)]).astype(np.uint64)
+            keys.sort()
+            shared = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
+            common = np.bincount(shared.astype(np.int64), minlength=len(a))
+            union = self.length[a] + self.length[b] - common
+            out[first : first + chunk] = np.where(union > 0, common / np.maximum(union, 1), 1.0)
         return out
+
+    def _gather(self, positions: np.ndarray) -> np.ndarray:
+        lengths = self.length[positions]
+        ends = np.cumsum(lengths)
+        index = np.arange(ends[-1] if len(ends) else 0) + np.repeat(self.start[positions] - (ends - lengths), lengths)
+        return self.values[index]
 
 
 class Similarity:
@@ -137,8 +161,7 @@ class Similarity:
             return similarity
         near = np.flatnonzero(similarity >= self.threshold - self.margin)
         self.exact.add(np.concatenate([u[near], v[near]]))
-        for i in near.tolist():
-            similarity[i] = self.exact.jaccard(int(u[i]), v[i : i + 1])[0]
+        similarity[near] = self.exact.pairs(u[near], v[near])
         return similarity
 
     def prepare(self, positions: np.ndarray) -> None:
@@ -149,4 +172,4 @@ class Similarity:
     def __call__(self, doc: int, others: np.ndarray) -> np.ndarray:
         if self.exact is None:
             return self.involved.estimated_similarity(np.full(len(others), doc), others)
-        return self.exact.jaccard(doc, others)
+        return self.exact.pairs(np.full(len(others), doc), others)

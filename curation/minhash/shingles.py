@@ -63,7 +63,7 @@ def normalized_bytes(text: bytes) -> bytes:
     return decomposed.translate(_unicode_table()).encode("utf-8")
 
 
-def _mix(values: np.ndarray) -> np.ndarray:
+def mix64(values: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads every input bit over the output, in place."""
     values ^= values >> np.uint64(30)
     values *= np.uint64(0xBF58476D1CE4E5B9)
@@ -107,7 +107,7 @@ def _word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
         valid = np.minimum(lengths[todo] - 8 * chunk, 8).astype(np.uint64)
         packed = eight_bytes[starts[todo] + 8 * chunk]
         mask = np.where(valid >= 8, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << (valid * np.uint64(8))) - np.uint64(1))
-        hashes[todo] = _mix(hashes[todo] * _MULTIPLIER + (packed & mask))
+        hashes[todo] = mix64(hashes[todo] * _MULTIPLIER + (packed & mask))
         chunk += 1
         todo = todo[lengths[todo] > 8 * chunk]
     return hashes
@@ -124,7 +124,7 @@ def _ngrams(word_hashes: np.ndarray, words_per_doc: np.ndarray, ngram: int) -> t
     count = max(len(word_hashes) - ngram + 1, 0)
     combined = np.zeros(count, dtype=np.uint64)
     for k in range(ngram):
-        combined = _mix(combined * _MULTIPLIER + word_hashes[k : k + count])
+        combined = mix64(combined * _MULTIPLIER + word_hashes[k : k + count])
     window_docs = np.repeat(np.arange(len(words_per_doc)), words_per_doc)[:count]
     inside = np.arange(count) + ngram <= word_offsets[window_docs + 1]
     hashes = np.empty(offsets[-1], dtype=np.uint64)
@@ -135,6 +135,6 @@ def _ngrams(word_hashes: np.ndarray, words_per_doc: np.ndarray, ngram: int) -> t
     for doc in np.flatnonzero(~long_docs & (words_per_doc > 0)):
         combined_short = np.zeros(1, dtype=np.uint64)
         for value in word_hashes[word_offsets[doc] : word_offsets[doc + 1]]:
-            combined_short = _mix(combined_short * _MULTIPLIER + value)
+            combined_short = mix64(combined_short * _MULTIPLIER + value)
         hashes[offsets[doc]] = combined_short[0]
     return hashes, offsets
