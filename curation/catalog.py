@@ -41,6 +41,9 @@ def view_definitions(corpus: Corpus) -> str:
     for stage in stages:
         relation = f"read_parquet({_parts(corpus, 'attrs', stage)})"
         statements.append(sql_file("table_view.sql", view=identifier(stage), relation=relation))
+    for name in corpus.selections():
+        relation = f"read_parquet({_parts(corpus, 'selections', name)})"
+        statements.append(sql_file("table_view.sql", view=identifier(f"selection_{name}"), relation=relation))
     statements.append(
         sql_file(
             "corpus_view.sql",

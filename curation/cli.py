@@ -90,7 +90,7 @@ def ingest(sources, corpus_dir, text_field, id_field, source, domain, shard_size
 @click.argument("corpus_dir")
 @click.option("--exact", is_flag=True, help="Exact dedup of normalised text (attrs/exact_dedup).")
 @click.option("--fuzzy", is_flag=True, help="MinHash-LSH near-duplicate dedup (attrs/minhash).")
-@click.option("--semantic", is_flag=True, help="SemDeDup on embeddings.")
+@click.option("--semantic", is_flag=True, help="SemDeDup on the embeddings (attrs/semdedup); run `curate embed` first.")
 @click.option("--scope", type=click.Choice(["global", "source"]), default="global", show_default=True)
 @click.option("--normalize", type=click.Choice(["none", "whitespace", "lower"]), default="whitespace", show_default=True,
               help="Exact: how text is normalised before hashing.")
@@ -107,18 +107,25 @@ def ingest(sources, corpus_dir, text_field, id_field, source, domain, shard_size
 @click.option("--against", default=None, metavar="OLD",
               help="Fuzzy: also find duplicates of these documents in an earlier corpus OLD, from the MinHash "
                    "tables its own fuzzy dedup kept (models/minhash); OLD's documents come first.")
+@click.option("--eps", type=click.FloatRange(0, 1, max_open=True), multiple=True,
+              help="Semantic: remove a document whose cosine similarity to an earlier one exceeds 1 - eps "
+                   "(default 0.05). Give several to see the fraction each keeps; the first decides.")
+@click.option("--semantic-keep", type=click.Choice(["hard", "easy", "random"]), default="hard", show_default=True,
+              help="Semantic: which of a group survives: hard = farthest from the centroid, easy = closest.")
+@click.option("--clusters", "semantic_k", type=click.IntRange(min=2), default=None,
+              help="Semantic: k-means clusters when `curate cluster` has not run (default docs / 50).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @with_runtime_options
 def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, threshold, ngram, bands, rows, num_perm, keep, verify,
-          against, seed, workers, dask_address) -> None:
+          against, eps, semantic_keep, semantic_k, seed, workers, dask_address) -> None:
     """Mark duplicate documents in attrs/<method> (documents are never rewritten)."""
-    if semantic:
-        raise UserError("--semantic is not available yet; use --exact or --fuzzy")
-    if not (exact or fuzzy):
-        raise UserError("choose a method: --exact and/or --fuzzy")
+    if not (exact or fuzzy or semantic):
+        raise UserError("choose a method: --exact, --fuzzy and/or --semantic")
     from curation.corpus import Corpus
+    from curation.embed.stage import embeddings_fingerprint
     from curation.exact_dedup import ExactDedupConfig
     from curation.fuzzy_dedup import fuzzy_config
+    from curation.semdedup import SemDedupConfig
 
     corpus = Corpus.open(corpus_dir)
     if against and not fuzzy:
@@ -128,21 +135,115 @@ def dedup(corpus_dir, exact, fuzzy, semantic, scope, normalize, threshold, ngram
                                  keep=keep, verify=verify, scope=scope, seed=seed, against=against) if fuzzy else None
     if fuzzy_config_:
         fuzzy_config_.check_against(corpus)  # before the runtime starts
+    semantic_config = SemDedupConfig(eps or (0.05,), semantic_keep, semantic_k, seed) if semantic else None
+    if semantic:
+        embeddings_fingerprint(corpus)
 
     from flows.exact_dedup import run_exact_dedup
     from flows.fuzzy_dedup import run_fuzzy_dedup
     from flows.runtime import runtime
+    from flows.semdedup import run_semdedup
 
     with runtime(workers, dask_address) as address:
         if exact_config:
             _echo_record("exact dedup", run_exact_dedup(corpus_dir, exact_config, address))
         if fuzzy_config_:
             _echo_record("fuzzy dedup", run_fuzzy_dedup(corpus_dir, fuzzy_config_, address))
+        if semantic_config:
+            record = run_semdedup(corpus_dir, semantic_config, address)
+            _echo_record("semantic dedup", record)
+            _echo_lines(f"  eps {value}: keeps {fraction:.1%}" for value, fraction in record.details["kept_fraction_by_eps"].items())
+
+
+@cli.command()
+@click.argument("corpus_dir")
+@click.option("--encoder", default="hashing", show_default=True,
+              help="hashing (numpy only), static (model2vec distilled from MiniLM), minilm, or a local model directory.")
+@click.option("--max-chars", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Each text is cut to its first N characters before encoding.")
+@click.option("--dtype", type=click.Choice(["float16", "float32"]), default="float16", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@with_runtime_options
+def embed(corpus_dir, encoder, max_chars, dtype, batch_size, seed, workers, dask_address) -> None:
+    """One L2-normalised vector per document in embeddings/ (resumable per part)."""
+    from curation.corpus import Corpus
+    from curation.embed.stage import EmbedConfig
+
+    Corpus.open(corpus_dir)
+    config = EmbedConfig(encoder, max_chars, dtype, batch_size, seed=seed)
+
+    from flows.embed import run_embed
+    from flows.runtime import runtime
+
+    with runtime(workers, dask_address) as address:
+        record = run_embed(corpus_dir, config, address)
+    click.echo(f"embed: {record.rows_in:,} docs, {record.details['dim']}-d vectors with {encoder} ({record.wall_time_s:.1f} s)")
+
+
+def _per_level(value: str | None, option: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise UserError(f"{option} takes whole numbers separated by commas, one per level, not {value!r}") from None
+
+
+@cli.command()
+@click.argument("corpus_dir")
+@click.option("--k", "ks", default=None, help="Clusters per level, e.g. 1000,100,10 (default from the corpus size).")
+@click.option("--resample-steps", default=None, help="Resampling steps per level, e.g. 3,3,3 (default 3 each).")
+@click.option("--resample-sizes", default=None, help="Points kept per cluster when resampling, per level "
+              "(default half the mean cluster size).")
+@click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True, help="Lloyd iterations per k-means.")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="Fit on this many vectors (default min(n, 256 x k1)).")
+@click.option("--spherical", is_flag=True, help="Spherical k-means (centroids on the unit sphere).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@with_runtime_options
+def cluster(corpus_dir, ks, resample_steps, resample_sizes, iterations, sample, spherical, seed, workers, dask_address) -> None:
+    """Hierarchical k-means with resampling over the embeddings (models/kmeans, attrs/clusters)."""
+    from curation.cluster.stage import ClusterConfig
+    from curation.corpus import Corpus
+    from curation.embed.stage import embeddings_fingerprint
+
+    embeddings_fingerprint(Corpus.open(corpus_dir))
+    config = ClusterConfig(_per_level(ks, "--k"), _per_level(resample_steps, "--resample-steps"),
+                           _per_level(resample_sizes, "--resample-sizes"), iterations, sample, spherical, seed)
+
+    from flows.cluster import run_cluster
+    from flows.runtime import runtime
+
+    with runtime(workers, dask_address) as address:
+        record = run_cluster(corpus_dir, config, address)
+    click.echo(f"cluster: {record.rows_in:,} docs into {' > '.join(str(k) for k in record.details['ks'])} clusters "
+               f"({record.wall_time_s:.1f} s)")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("corpus_dir")
+@click.option("--balanced", "target", type=click.IntRange(min=1), required=True,
+              help="Pick N documents by hierarchical balanced sampling over the cluster tree.")
+@click.option("--multiplier", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many times one document may be picked.")
+@click.option("--strategy", type=click.Choice(["random", "closest"]), default="random", show_default=True,
+              help="Inside a level-1 cluster: random members, or those closest to its centroid.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def select(name, corpus_dir, target, multiplier, strategy, seed) -> None:
+    """Write selections/NAME (id, repeats, why) and the SQL view selection_NAME."""
+    from curation.corpus import Corpus
+    from curation.select.balanced import BalancedSelection, select_balanced
+
+    options = BalancedSelection(target, multiplier, strategy, seed)
+    with Corpus.open(corpus_dir).writer_lock("select"):
+        _echo_lines(select_balanced(corpus_dir, name, options).lines())
 
 
 def _echo_record(label: str, record) -> None:
-    click.echo(f"{label}: {record.rows_in:,} docs, {record.rows_in - record.rows_out:,} duplicates, "
-               f"{record.rows_out:,} kept ({record.wall_time_s:.1f} s)")
+    dropped = record.rows_in - record.rows_out
+    marked = f"{dropped:,} marked to drop, {record.rows_out:,} kept" if dropped else "none marked to drop"
+    click.echo(f"{label}: {record.rows_in:,} docs, {marked} ({record.wall_time_s:.1f} s)")
 
 
 @cli.command()
@@ -186,6 +287,7 @@ def run(pipeline, workers, dask_address) -> None:
 def _run_pipeline(config, workers, dask_address) -> None:
     from curation.ingest.stage import IngestSummary
     from curation.ingest.units import discover_units
+    from curation.select.balanced import SelectionSummary
 
     discover_units([item.spec() for item in config.inputs])  # wrong paths fail before the runtime starts
 
@@ -195,7 +297,7 @@ def _run_pipeline(config, workers, dask_address) -> None:
     with runtime(workers, dask_address) as address:
         results = run_pipeline(config, address)
     for name, result in results.items():
-        if isinstance(result, IngestSummary):
+        if isinstance(result, IngestSummary | SelectionSummary):
             _echo_lines(result.lines())
         else:
             _echo_record(name.replace("_", " "), result)

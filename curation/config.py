@@ -9,6 +9,11 @@
     stages:
       exact_dedup: {scope: global, normalize: whitespace}
       minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact, against: null}
+      embed: {encoder: static, max_chars: 2000}
+      clusters: {k: [500, 50, 5], resample_steps: [3, 3, 3]}
+      semdedup: {eps: [0.05, 0.1], keep: hard}
+    selections:
+      balanced_10k: {balanced: 10000, multiplier: 1, strategy: random}
 
 Unknown keys are errors that name the key and where it is.
 """
@@ -21,11 +26,15 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from curation.cluster.stage import ClusterConfig
+from curation.embed.stage import EmbedConfig
 from curation.errors import UserError
 from curation.exact_dedup import ExactDedupConfig
 from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config
 from curation.ingest.stage import IngestOptions
 from curation.ingest.units import InputSpec
+from curation.select.balanced import BalancedSelection
+from curation.semdedup import SemDedupConfig
 
 
 class _Strict(BaseModel):
@@ -76,9 +85,60 @@ class MinhashStageConfig(_Strict):
         return fuzzy_config(**self.model_dump())
 
 
+class EmbedStageConfig(_Strict):
+    encoder: str = "hashing"
+    max_chars: int = Field(2000, gt=0)
+    dtype: Literal["float16", "float32"] = "float16"
+    batch_size: int = Field(256, gt=0)
+    seed: int = 0
+
+    def options(self) -> EmbedConfig:
+        return EmbedConfig(self.encoder, self.max_chars, self.dtype, self.batch_size, seed=self.seed)
+
+
+class ClusterStageConfig(_Strict):
+    k: list[int] | None = None
+    resample_steps: list[int] | None = None
+    resample_sizes: list[int] | None = None
+    iterations: int = Field(20, gt=0)
+    sample: int | None = Field(None, gt=0)
+    spherical: bool = False
+    seed: int = 0
+
+    def options(self) -> ClusterConfig:
+        def levels(value):
+            return tuple(value) if value else None
+
+        return ClusterConfig(levels(self.k), levels(self.resample_steps), levels(self.resample_sizes), self.iterations,
+                             self.sample, self.spherical, self.seed)
+
+
+class SemdedupStageConfig(_Strict):
+    eps: list[float] = Field(default_factory=lambda: [0.05], min_length=1)
+    keep: Literal["hard", "easy", "random"] = "hard"
+    clusters: int | None = Field(None, ge=2)
+    seed: int = 0
+
+    def options(self) -> SemDedupConfig:
+        return SemDedupConfig(tuple(self.eps), self.keep, self.clusters, self.seed)
+
+
 class StagesConfig(_Strict):
     exact_dedup: ExactDedupStageConfig | None = None
     minhash: MinhashStageConfig | None = None
+    embed: EmbedStageConfig | None = None
+    clusters: ClusterStageConfig | None = None
+    semdedup: SemdedupStageConfig | None = None
+
+
+class BalancedSelectionConfig(_Strict):
+    balanced: int = Field(gt=0)
+    multiplier: int = Field(1, gt=0)
+    strategy: Literal["random", "closest"] = "random"
+    seed: int = 0
+
+    def options(self) -> BalancedSelection:
+        return BalancedSelection(self.balanced, self.multiplier, self.strategy, self.seed)
 
 
 class PipelineConfig(_Strict):
@@ -88,6 +148,7 @@ class PipelineConfig(_Strict):
     dask_address: str | None = None
     ingest: IngestConfig = IngestConfig()
     stages: StagesConfig = StagesConfig()
+    selections: dict[str, BalancedSelectionConfig] = Field(default_factory=dict)
 
 
 def load_config(path: str) -> PipelineConfig:

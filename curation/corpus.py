@@ -168,11 +168,18 @@ class Corpus:
 
     def attrs_stages(self) -> list[str]:
         """Stage names that have an attrs table with at least one finished part."""
-        directory = self.path("attrs")
+        return self._tables_in("attrs")
+
+    def selections(self) -> list[str]:
+        """Names of the finished selections."""
+        return self._tables_in("selections")
+
+    def _tables_in(self, folder: str) -> list[str]:
+        directory = self.path(folder)
         if not self.fs.isdir(directory):
             return []
         names = sorted(entry.rsplit("/", 1)[-1] for entry in self.fs.ls(directory, detail=False))
-        return [name for name in names if not name.startswith(".") and self.parts(f"attrs/{name}")]
+        return [name for name in names if not name.startswith(".") and self.parts(f"{folder}/{name}")]
 
     # -- manifest --------------------------------------------------------------------------
     def manifest(self) -> dict:

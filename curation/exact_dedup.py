@@ -79,9 +79,7 @@ def resolve_duplicates(plan: StagePlan) -> tuple[int, int]:
     """Global step: mark every later copy of a text, write attrs/exact_dedup, record the stage."""
     corpus = plan.corpus
     hashes = [corpus.to_uri(plan.staged_part(part)) for part in plan.parts]
-    missing = [p for p in plan.parts if not corpus.fs.exists(plan.staged_part(p))]
-    if missing:
-        raise RuntimeError(f"exact dedup: hashes missing for parts {', '.join(missing)}")
+    plan.check_staged_parts("hashes")
     partition = ", source" if plan.config["scope"] == "source" else ""
     rows_in = rows_out = 0
     with connect(corpus.fs) as connection:

@@ -68,7 +68,7 @@ class FuzzyDedupConfig:
         if self.against is not None and not self.against:
             raise UserError("--against needs the path or URL of an earlier corpus")
 
-    def outside_inputs(self) -> list[str]:
+    def extra_inputs(self, corpus: Corpus | None = None) -> list[str]:
         """What this run reads outside its corpus: the older corpus's MinHash model."""
         return [fingerprint(model.read_model(self.against, asdict(self))[1])] if self.against else []
 
@@ -76,7 +76,7 @@ class FuzzyDedupConfig:
         """Fail early, with one clear line, when ``against`` cannot serve a run over ``corpus``."""
         if self.against and Corpus.open(self.against).root == corpus.root:
             raise UserError(f"--against names the corpus being deduplicated ({corpus.url})")
-        self.outside_inputs()
+        self.extra_inputs()
 
     @property
     def params(self) -> MinHashParams:

@@ -46,11 +46,24 @@ class StagePlan:
     def staged_part(self, part: str) -> str:
         return f"{self.staging}/{part}.parquet"
 
+    def check_staged_parts(self, what: str) -> None:
+        """Before a global step: every part's map output is there (a bug otherwise)."""
+        missing = [p for p in self.parts if not self.corpus.fs.exists(self.staged_part(p))]
+        if missing:
+            raise RuntimeError(f"{self.name}: {what} missing for parts {', '.join(missing)}")
+
+    def publish_staged_parts(self, table: str) -> None:
+        """Replace ``table`` with the staged parts, renamed into place."""
+        self.corpus.remove_table(table)
+        for part in self.parts:
+            self.corpus.move_part(self.staged_part(part), table, part)
+
 
 def plan_stage(corpus: Corpus, name: str, config) -> StagePlan:
-    """A config may read inputs outside the corpus (an older corpus to dedup against); its
-    ``outside_inputs()`` fingerprints them, so the stage reruns when they change."""
-    outside = config.outside_inputs() if hasattr(config, "outside_inputs") else []
+    """A stage may read more than the corpus's documents (embeddings, another stage's output, an
+    older corpus to dedup against); its config's ``extra_inputs(corpus)`` fingerprints those, so
+    the stage reruns when they change."""
+    outside = config.extra_inputs(corpus) if hasattr(config, "extra_inputs") else []
     config = asdict(config) if hasattr(config, "__dataclass_fields__") else dict(config)
     config_fp = fingerprint(config)
     input_fp = fingerprint([corpus.docs_fingerprint(), *outside]) if outside else corpus.docs_fingerprint()
@@ -81,15 +94,18 @@ def finish_stage(plan: StagePlan, rows_in: int, rows_out: int, details: dict | N
     return record
 
 
-def run_in_process(corpus_url: str, name: str, config, map_part: Callable[[StagePlan, str], object],
-                   finish: Callable[[StagePlan], object]) -> StageRecord:
-    """A per-part stage in this process, without Prefect or Dask (notebooks, tests of the logic)."""
+def run_in_process(corpus_url: str, name: str, config, map_part: Callable[[StagePlan, str], object] | None,
+                   finish: Callable[[StagePlan], object], prepare: Callable[[StagePlan], object] | None = None) -> StageRecord:
+    """A per-part stage in this process, without Prefect or Dask (notebooks, tests of the logic):
+    ``prepare`` once, ``map_part`` over the parts (if the stage has a map step), ``finish`` once."""
     corpus = Corpus.open(corpus_url)
     with corpus.writer_lock(name):
         plan = plan_stage(corpus, name, config)
         if plan.done:
             return plan.record
-        for part in plan.parts:
+        if prepare is not None:
+            prepare(plan)
+        for part in plan.parts if map_part else []:
             map_part(plan, part)
         finish(plan)
         return corpus.stage(name)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from curation.corpus import Corpus, StageRecord
+from curation.corpus import StageRecord
 from curation.exact_dedup import STAGE, ExactDedupConfig, hash_part, resolve_duplicates
-from curation.stages import StagePlan, plan_stage
-from flows.parts import map_over_parts, run_stage_flow
+from curation.stages import StagePlan
+from flows.parts import run_parts, run_stage_flow
 
 
 # Stages resume from their own staging areas, so Prefect caches nothing.
@@ -19,12 +19,7 @@ def hash_part_task(plan: StagePlan, part: str) -> str:
 
 @flow(name="exact-dedup", log_prints=True)
 def exact_dedup_flow(corpus_url: str, config: ExactDedupConfig) -> StageRecord:
-    plan = plan_stage(Corpus.open(corpus_url), STAGE, config)
-    if plan.done:
-        return plan.record
-    map_over_parts(hash_part_task, plan, "exact dedup")
-    resolve_duplicates(plan)
-    return plan.corpus.stage(STAGE)
+    return run_parts(STAGE, corpus_url, config, hash_part_task, resolve_duplicates, "exact dedup")
 
 
 def run_exact_dedup(corpus_url: str, config: ExactDedupConfig, dask_address: str) -> StageRecord:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from curation.corpus import Corpus, StageRecord
+from curation.corpus import StageRecord
 from curation.fuzzy_dedup import STAGE, FuzzyDedupConfig, find_duplicates, signature_part
-from curation.stages import StagePlan, plan_stage
-from flows.parts import map_over_parts, run_stage_flow
+from curation.stages import StagePlan
+from flows.parts import run_parts, run_stage_flow
 
 
 @task(name="minhash-signatures", retries=1, cache_policy=NONE)
@@ -19,12 +19,7 @@ def signature_part_task(plan: StagePlan, part: str) -> None:
 
 @flow(name="fuzzy-dedup", log_prints=True)
 def fuzzy_dedup_flow(corpus_url: str, config: FuzzyDedupConfig) -> StageRecord:
-    plan = plan_stage(Corpus.open(corpus_url), STAGE, config)
-    if plan.done:
-        return plan.record
-    map_over_parts(signature_part_task, plan, "minhash")
-    find_duplicates(plan)
-    return plan.corpus.stage(STAGE)
+    return run_parts(STAGE, corpus_url, config, signature_part_task, find_duplicates, "minhash")
 
 
 def run_fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig, dask_address: str) -> StageRecord:

@@ -7,27 +7,35 @@ from prefect import flow
 from curation.config import PipelineConfig
 from curation.corpus import StageRecord
 from curation.ingest.stage import IngestSummary, corpus_for_ingest
+from curation.select.balanced import SelectionSummary, select_balanced
+from flows.cluster import cluster_flow
+from flows.embed import embed_flow
 from flows.exact_dedup import exact_dedup_flow
 from flows.fuzzy_dedup import fuzzy_dedup_flow
 from flows.ingest import ingest_flow
 from flows.runtime import task_runner
+from flows.semdedup import semdedup_flow
 
 
 @flow(name="pipeline", log_prints=True)
-def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord]:
+def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | SelectionSummary]:
     runner = task_runner(dask_address)
     specs = [item.spec() for item in config.inputs]
-    results: dict[str, IngestSummary | StageRecord] = {
+    results: dict[str, IngestSummary | StageRecord | SelectionSummary] = {
         "ingest": ingest_flow.with_options(task_runner=runner)(config.corpus, specs, config.ingest.options())
     }
-    for name, stage_flow in (("exact_dedup", exact_dedup_flow), ("minhash", fuzzy_dedup_flow)):
+    stage_flows = (("exact_dedup", exact_dedup_flow), ("minhash", fuzzy_dedup_flow), ("embed", embed_flow),
+                   ("clusters", cluster_flow), ("semdedup", semdedup_flow))
+    for name, stage_flow in stage_flows:
         stage_config = getattr(config.stages, name)
         if stage_config is not None:
             results[name] = stage_flow.with_options(task_runner=runner)(config.corpus, stage_config.options())
+    for name, selection in config.selections.items():
+        results[f"selection_{name}"] = select_balanced(config.corpus, name, selection.options())
     return results
 
 
-def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord]:
+def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | SelectionSummary]:
     corpus = corpus_for_ingest(config.corpus, [item.spec() for item in config.inputs])
     with corpus.writer_lock("run"):
         return pipeline_flow(config, dask_address)

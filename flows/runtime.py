@@ -65,6 +65,8 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
 def _import_task_modules() -> None:
     import prefect.task_engine  # noqa: F401
 
+    import flows.cluster  # noqa: F401
+    import flows.embed  # noqa: F401
     import flows.exact_dedup  # noqa: F401
     import flows.fuzzy_dedup  # noqa: F401
     import flows.ingest  # noqa: F401

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import orjson
@@ -65,3 +68,18 @@ def stdlib_texts(count: int, min_chars: int = 200) -> list[tuple[str, str]]:
         if len(texts) == count:
             break
     return texts
+
+
+def kill_once_staged(command: list[str], staging: Path, pattern: str, count: int = 1, timeout: float = 180) -> None:
+    """Start ``command`` and SIGKILL its whole process group as soon as ``count`` files match
+    ``pattern`` under ``staging``: a crash in the middle of a stage's map work."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while len(list(staging.glob(pattern)) if staging.exists() else []) < count:
+            assert process.poll() is None, process.stderr.read()
+            assert time.time() < deadline, f"{command[3]} never got going"
+            time.sleep(0.02)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -31,4 +31,10 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     assert results["ingest"].records == results["ingest"].docs + results["ingest"].rejected
     # Fortunes repeat across the fortune files: real exact duplicates the demo finds.
     assert results["exact_dedup"].rows_out < results["exact_dedup"].rows_in
+    # Embeddings, clusters, SemDeDup and the balanced selection cover every document.
+    docs = results["ingest"].docs
+    assert results["embed"].rows_in == results["clusters"].rows_in == results["semdedup"].rows_in == docs
+    assert 0 < results["semdedup"].rows_out < docs
+    assert results["selection_balanced"].selected == min(8000, docs)
+    assert corpus.sql("SELECT count(*) AS n FROM selection_balanced").to_pylist() == [{"n": min(8000, docs)}]
     assert Path(config.corpus).parent == tmp_path

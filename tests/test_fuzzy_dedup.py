@@ -3,17 +3,14 @@ keep policies, scope, components, the Dask flow, and resuming after a SIGKILL.""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
-import time
 from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import CURATE, stdlib_texts, write_jsonl
+from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
 
 from curation import Corpus
 from curation import fuzzy_dedup as fuzzy_dedup_module
@@ -205,16 +202,7 @@ def test_sigkill_during_signatures_then_rerun_gives_the_same_attrs(tmp_path):
     ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=100))
     corpus_dir = str(tmp_path / "c")
     command = [*CURATE, "dedup", corpus_dir, "--fuzzy", "--workers", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.time() + 180
-        while not list((tmp_path / "c" / ".staging").glob("minhash-*/bands/part-*.parquet")):
-            assert process.poll() is None, process.stderr.read()
-            assert time.time() < deadline, "signatures never started"
-            time.sleep(0.02)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    kill_once_staged(command, tmp_path / "c" / ".staging", "minhash-*/bands/part-*.parquet")
     assert Corpus.open(corpus_dir).stage("minhash") is None, "killed too late"
     assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
     resumed = Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist()

@@ -3,14 +3,11 @@ run, and never a half-written part where a reader could see it."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
 
 import orjson
 import pyarrow.parquet as pq
-from conftest import CURATE, stdlib_texts
+from conftest import CURATE, kill_once_staged, stdlib_texts
 
 from curation import Corpus
 from curation.ingest.stage import IngestOptions, ingest
@@ -30,20 +27,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_uninterrupted_corpus(tmp_path):
     inputs = make_inputs(tmp_path / "inputs")
     corpus_dir = tmp_path / "killed"
     command = [*CURATE, "ingest", str(inputs), "--corpus", str(corpus_dir), "--workers", "1", "--shard-size", "1500"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 180
-    try:
-        while time.time() < deadline:
-            staged = list((corpus_dir / ".staging").glob("ingest-*/unit-*.done.json")) if corpus_dir.exists() else []
-            if len(staged) >= 3:
-                break
-            assert process.poll() is None, process.stderr.read()
-            time.sleep(0.02)
-        else:
-            raise AssertionError("ingest never got going")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    kill_once_staged(command, corpus_dir / ".staging", "ingest-*/unit-*.done.json", count=3)
 
     assert Corpus.open(str(corpus_dir)).stage("ingest") is None, "killed too late: ingest had finished"
     for part in (corpus_dir / "docs").glob("part-*.parquet") if (corpus_dir / "docs").exists() else []:

@@ -85,4 +85,7 @@ class HashingEncoder:
                 column = (mixed % np.uint64(self.projected)).astype(np.int64)
                 sign = np.where(mixed >> np.uint64(63), -1.0, 1.0)
                 out += np.bincount(docs * self.projected + column, weights=sign * weights, minlength=len(out))
-        return out.reshape(rows, self.projected).astype(np.float32)
+        out = out.reshape(rows, self.projected)
+        # Unit rows, as LSA does: otherwise long documents dominate the SVD and the similarities.
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)

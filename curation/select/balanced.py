@@ -1,0 +1,72 @@
+"""`curate select NAME DIR --balanced N`: hierarchical balanced sampling over the cluster tree
+of the cluster stage (curation.cluster.balanced), written as a selection."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from curation.cluster.balanced import STRATEGIES, balanced_sample
+from curation.cluster.stage import clusters_are_current, load_hierarchy
+from curation.corpus import Corpus
+from curation.errors import UserError
+from curation.select.store import check_name, write_selection
+
+
+@dataclass(frozen=True)
+class BalancedSelection:
+    target: int
+    multiplier: int = 1
+    strategy: str = "random"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.target < 1 or self.multiplier < 1:
+            raise UserError("--balanced N and --multiplier must be at least 1")
+        if self.strategy not in STRATEGIES:
+            raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}")
+
+
+@dataclass
+class SelectionSummary:
+    name: str
+    requested: int
+    selected: int
+    unique: int
+    clusters: int
+    wall_time_s: float
+
+    def lines(self) -> list[str]:
+        lines = [f"selection {self.name}: {self.selected:,} picks of {self.unique:,} documents "
+                 f"from {self.clusters:,} level-1 clusters ({self.wall_time_s:.1f} s)"]
+        if self.selected < self.requested:
+            lines.append(f"warning: {self.requested:,} were asked for, but the multiplier allows only {self.selected:,}")
+        return lines
+
+
+def select_balanced(corpus_url: str, name: str, options: BalancedSelection) -> SelectionSummary:
+    """The caller holds the corpus's writer lock."""
+    started = time.time()
+    corpus = Corpus.open(corpus_url)
+    check_name(name)
+    if not clusters_are_current(corpus):
+        raise UserError(f"{corpus_url} has no clusters of its current embeddings; run `curate cluster {corpus_url}` first")
+    hierarchy = load_hierarchy(corpus)
+    levels = len(hierarchy.centroids_)
+    table = corpus.sql("SELECT id, level_1, distance FROM clusters")
+    labels = table["level_1"].to_numpy().astype(np.int64)
+    picks = balanced_sample(labels, table["distance"].to_numpy(), hierarchy.parents_, options.target,
+                            options.multiplier, options.strategy, options.seed)
+    rows, repeats = np.unique(picks, return_counts=True)
+    why = [f"balanced over {levels} levels: level-1 cluster {c}" for c in labels[rows].tolist()]
+    selection = pa.table({"id": table["id"].take(pa.array(rows)), "repeats": pa.array(repeats.astype(np.int32)),
+                          "why": pa.array(why)})
+    definition = {"policy": "balanced", **asdict(options), "levels": [len(c) for c in hierarchy.centroids_],
+                  "clusters_stage": corpus.stage("clusters").config, "docs_fingerprint": corpus.docs_fingerprint(),
+                  "selected": int(len(picks)), "unique": int(len(rows))}
+    write_selection(corpus, name, selection, definition)
+    return SelectionSummary(name, options.target, int(len(picks)), int(len(rows)),
+                            int(len(np.unique(labels[rows]))), round(time.time() - started, 3))

@@ -1,0 +1,33 @@
+"""Selections on disk: selections/<name>/part-00000.parquet (id, repeats, why) and
+selection.json (the full definition, so the selection can be reproduced), written to a
+temporary folder and renamed into place whole. SQL sees each as the view selection_<name>."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import orjson
+import pyarrow as pa
+
+from curation.corpus import Corpus, write_bytes_atomic, write_parquet_atomic
+from curation.errors import UserError
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+SCHEMA = pa.schema([("id", pa.string()), ("repeats", pa.int32()), ("why", pa.string())])
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise UserError(f"a selection name is letters, digits and _ (starting with a letter), not {name!r}")
+    return name
+
+
+def write_selection(corpus: Corpus, name: str, table: pa.Table, definition: dict) -> None:
+    folder = corpus.path("selections", check_name(name))
+    staging = corpus.path("selections", f".{name}-{uuid.uuid4().hex}")
+    write_parquet_atomic(corpus.fs, f"{staging}/part-00000.parquet", table.cast(SCHEMA))
+    write_bytes_atomic(corpus.fs, f"{staging}/selection.json", orjson.dumps(definition, option=orjson.OPT_INDENT_2))
+    if corpus.fs.exists(folder):
+        corpus.fs.rm(folder, recursive=True)
+    corpus.fs.mv(staging, folder, recursive=True)

@@ -1,0 +1,144 @@
+"""SemDeDup (Abbas et al. 2023, specs §3): semantic near-duplicates by cosine similarity of
+embeddings, compared only inside k-means clusters.
+
+    plan = plan_stage(corpus, STAGE, SemDedupConfig(eps=(0.05,)))
+    find_semantic_duplicates(plan)          # global
+
+Inside each level-1 cluster the documents are ordered by the keep policy (``hard``: farthest
+from the centroid first, the paper's default; ``easy``: closest first; ``random``); a document
+is removed when its cosine similarity to any earlier one exceeds 1 - eps, whether or not that
+earlier one is itself removed (the reference's rule), so the first of every group of
+near-duplicates survives. Similarities are computed in blocks of rows, so memory holds a block
+of a cluster's similarity matrix, never the whole of a large one.
+
+The clusters are the cluster stage's level 1 when it ran on the current embeddings; otherwise a
+flat spherical k-means with ``k`` clusters. The embeddings are held in memory as float16
+(n x d x 2 bytes: 768 MB for a million 384-d vectors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from curation.cluster.kmeans import assign, kmeans
+from curation.cluster.stage import STAGE as CLUSTER_STAGE
+from curation.cluster.stage import clusters_are_current
+from curation.corpus import Corpus, StageRecord
+from curation.embed.stage import embeddings_fingerprint, read_vectors
+from curation.errors import UserError
+from curation.stages import StagePlan, finish_stage, run_in_process
+
+STAGE = "semdedup"
+KEEP = ("hard", "easy", "random")
+BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class SemDedupConfig:
+    eps: tuple[float, ...] = (0.05,)  # the first decides `keep`; all are reported
+    keep: str = "hard"
+    k: int | None = None  # clusters when the cluster stage has not run; default n / 50
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.eps or any(not 0.0 <= e < 1.0 for e in self.eps):
+            raise UserError(f"--eps must be in [0, 1), not {list(self.eps)}")
+        if self.keep not in KEEP:
+            raise UserError(f"--keep for semantic dedup must be one of {', '.join(KEEP)}, not {self.keep!r}")
+
+    def extra_inputs(self, corpus: Corpus) -> list[str]:
+        clusters = corpus.stage(CLUSTER_STAGE)
+        return [embeddings_fingerprint(corpus), clusters.config_fingerprint + clusters.input_fingerprint if clusters else ""]
+
+
+def max_earlier_similarity(vectors: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """For each row j, the largest cosine similarity to a row i < j and that i (-1 for row 0).
+    ``vectors`` are L2-normalised rows in keep order."""
+    n = len(vectors)
+    best = np.full(n, -np.inf, dtype=np.float32)
+    which = np.full(n, -1, dtype=np.int64)
+    for start in range(1, n, block):
+        rows = vectors[start : start + block]
+        similarity = rows @ vectors[: start + len(rows)].T
+        later = np.arange(start, start + len(rows))[:, None] <= np.arange(start + len(rows))[None, :]
+        similarity[later] = -np.inf  # only earlier rows count
+        which[start : start + len(rows)] = np.argmax(similarity, axis=1)
+        best[start : start + len(rows)] = similarity[np.arange(len(rows)), which[start : start + len(rows)]]
+    return best, which
+
+
+def keep_order(distance: np.ndarray, policy: str, rng: np.random.Generator) -> np.ndarray:
+    if policy == "hard":
+        return np.argsort(-distance, kind="stable")
+    if policy == "easy":
+        return np.argsort(distance, kind="stable")
+    return rng.permutation(len(distance))
+
+
+def find_semantic_duplicates(plan: StagePlan) -> StageRecord:
+    corpus, config = plan.corpus, SemDedupConfig(**plan.config)
+    ids, vectors = _all_vectors(corpus, plan.parts)
+    labels, source = _clusters(corpus, vectors, config)
+    rng = np.random.default_rng(config.seed)
+    similarity = np.full(len(ids), np.nan, dtype=np.float32)  # NaN: first of its cluster in keep order
+    duplicate_of = np.full(len(ids), -1, dtype=np.int64)
+    order = np.argsort(labels, kind="stable")
+    for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
+        if len(members) < 2:
+            continue
+        cluster_vectors = vectors[members].astype(np.float32)
+        centroid = cluster_vectors.mean(axis=0)  # the k-means centroid, once assignments settle
+        centroid /= max(np.linalg.norm(centroid), 1e-12)
+        ranked = members[keep_order(1 - cluster_vectors @ centroid, config.keep, rng)]
+        best, which = max_earlier_similarity(vectors[ranked].astype(np.float32))
+        similarity[ranked[1:]] = best[1:]
+        duplicate_of[ranked[1:]] = ranked[which[1:]]
+    kept = {str(eps): float(np.mean(~(similarity > 1 - eps))) for eps in config.eps}
+    keep = ~(similarity > 1 - config.eps[0])
+    _write_attrs(plan, ids, labels, similarity, keep, duplicate_of)
+    rows = len(ids)
+    return finish_stage(plan, rows, int(keep.sum()), {"clusters_from": source, "kept_fraction_by_eps": kept})
+
+
+def _all_vectors(corpus: Corpus, parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    ids, vectors = [], []
+    for part in parts:
+        part_ids, part_vectors = read_vectors(corpus, part, np.float16)
+        ids.append(part_ids.to_numpy())
+        vectors.append(part_vectors)
+    return np.concatenate(ids), np.concatenate(vectors)
+
+
+def _clusters(corpus: Corpus, vectors: np.ndarray, config: SemDedupConfig) -> tuple[np.ndarray, str]:
+    """Level-1 clusters of the cluster stage when it ran on these embeddings, else a k-means."""
+    if clusters_are_current(corpus):
+        return corpus.sql("SELECT level_1 FROM clusters")["level_1"].to_numpy().astype(np.int64), "cluster stage level 1"
+    k = config.k or max(2, len(vectors) // 50)
+    sample = vectors[np.random.default_rng(config.seed).choice(len(vectors), min(len(vectors), 256 * k), replace=False)]
+    centroids = kmeans(sample.astype(np.float32), k, seed=config.seed, spherical=True)
+    labels = np.concatenate([assign(vectors[s : s + 65536].astype(np.float32), centroids)[0] for s in range(0, len(vectors), 65536)])
+    return labels, f"spherical k-means, k={len(centroids)}"
+
+
+def _write_attrs(plan: StagePlan, ids: np.ndarray, labels: np.ndarray, similarity: np.ndarray, keep: np.ndarray,
+                 duplicate_of: np.ndarray) -> None:
+    start = 0
+    for part, rows in zip(plan.parts, plan.part_rows, strict=True):
+        end = start + rows
+        duplicate = duplicate_of[start:end]
+        plan.corpus.write_part(f"attrs/{STAGE}", part, pa.table({
+            "id": pa.array(ids[start:end], pa.string()),
+            "cluster": pa.array(labels[start:end].astype(np.int32)),
+            "max_similarity": pa.array(similarity[start:end], from_pandas=True),
+            "keep": pa.array(keep[start:end]),
+            "duplicate_of": pa.array(np.where(keep[start:end] | (duplicate < 0), None, ids[np.maximum(duplicate, 0)]), pa.string()),
+        }))
+        start = end
+
+
+def semdedup(corpus_url: str, config: SemDedupConfig | None = None) -> StageRecord:
+    """The whole stage in this process (no Prefect, no Dask)."""
+    return run_in_process(corpus_url, STAGE, config or SemDedupConfig(), None, find_semantic_duplicates)
