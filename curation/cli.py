@@ -265,7 +265,7 @@ def sql(corpus_dir, query, fmt, output) -> None:
 @click.option("--format", "fmt", type=click.Choice(SQL_FORMATS), default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None)
 def report(name, corpus_dir, fmt, output) -> None:
-    """Run a canned report: size, rejects, funnel."""
+    """Run a canned report: size, rejects, funnel, fuzzy_clusters, cluster_sizes, semdedup."""
     from curation.catalog import report_sql
     from curation.corpus import Corpus
     from curation.output import write_table

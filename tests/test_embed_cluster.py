@@ -13,6 +13,7 @@ import pytest
 from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
 
 from curation import Corpus
+from curation.catalog import report_sql
 from curation.cluster.balanced import allocate, balanced_sample
 from curation.cluster.hierarchical import HierarchicalKMeans
 from curation.cluster.kmeans import kmeans
@@ -76,7 +77,7 @@ def test_hierarchy_levels_nest_and_predict_matches_the_tree():
 
 def test_default_levels_follow_the_corpus_size():
     assert default_ks(50_000) == (1000, 100, 10)
-    assert default_ks(1_000_000) == (4096, 409, 40)
+    assert default_ks(1_000_000) == (1024, 102, 10)
     assert default_ks(600) == (12,)
 
 
@@ -179,6 +180,9 @@ def test_balanced_selection_has_more_domain_entropy_than_random(tmp_path):
     assert balanced > uniform + 0.3
     definition = corpus.sql("SELECT count(*) AS n, min(repeats) AS r FROM selection_balanced").to_pylist()[0]
     assert definition == {"n": 300, "r": 1}
+    sizes = corpus.sql(report_sql("cluster_sizes")).to_pylist()
+    assert [(r["level"], r["clusters"]) for r in sizes[:2]] == [("level_1", 40), ("level_2", 8)]
+    assert all(r["nearest_text"] for r in sizes[2:]) and sum(r["largest"] for r in sizes[:1]) >= sizes[2]["largest"]
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +215,8 @@ def test_semdedup_removes_planted_near_duplicates_and_keeps_unrelated_documents(
     assert np.mean([rows[f"p{i}"]["keep"] for i in unrelated]) >= 0.97
     removed = [r for r in rows.values() if not r["keep"]]
     assert all(r["max_similarity"] > 0.95 and rows[r["duplicate_of"]]["cluster"] == r["cluster"] for r in removed)
+    report = Corpus.open(corpus_dir).sql(report_sql("semdedup")).to_pylist()
+    assert sum(r["removed"] for r in report) <= len(removed) and report[0]["removed_text"] and report[0]["similar_to_text"]
     kept = record.details["kept_fraction_by_eps"]
     assert kept["0.2"] <= kept["0.05"] and record.rows_out == sum(r["keep"] for r in rows.values())
 

@@ -86,7 +86,7 @@ def test_every_canned_report_runs(corpus_dir):
     funnel = Corpus.open(corpus_dir).sql(open_report("funnel")).to_pylist()
     assert [(r["stage"], r["rows_in"], r["rows_out"]) for r in funnel] == [
         ("ingest", 22, 21), ("exact_dedup", 21, 20), ("minhash", 21, 20)]
-    clusters = Corpus.open(corpus_dir).sql(open_report("clusters")).to_pylist()
+    clusters = Corpus.open(corpus_dir).sql(open_report("fuzzy_clusters")).to_pylist()
     assert [(c["size"], c["min_similarity"]) for c in clusters] == [(2, 1.0)]
 
 

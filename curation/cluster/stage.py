@@ -34,7 +34,7 @@ MODEL_FOLDER = "models/kmeans"
 POINTS_PER_CENTROID = 256
 # On CPUs a Lloyd iteration costs n x k1 x d; past this k1 a level-1 fit of a large corpus takes
 # hours on two cores. Ask for more with --k when there is a GPU or time.
-MAX_DEFAULT_K1 = 4096
+MAX_DEFAULT_K1 = 1024
 
 
 def default_ks(documents: int) -> tuple[int, ...]:

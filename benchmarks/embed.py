@@ -1,0 +1,99 @@
+"""Embed benchmark: docs/s of each encoder on 2 cores through `curate embed --workers 2`, beside
+bare SentenceTransformer.encode on the same texts in one process (the ceiling for minilm), and
+each encoder's agreement with MiniLM: the share of a document's 10 nearest neighbours that
+MiniLM's embeddings also put among its 10 nearest.
+
+    python benchmarks/embed.py [--docs 2000]
+
+Texts: ~1,500-character pages of the demo's real Debian text (scripts/fetch-demo-data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+from common import HERE, measure
+
+from curation import Corpus
+from curation.embed.encoders import minilm_path
+from curation.embed.stage import read_vectors
+
+ENCODERS = ("hashing", "static", "minilm")
+
+
+def make_corpus(work: Path, docs: int) -> Path:
+    from curation.demo.build import DEFAULT_DATA_DIR
+    from curation.demo.sources import foldoc, fortunes, linux_docs, metamath, python_docs, sqlite_site
+    from curation.ingest.stage import IngestOptions, ingest
+    from curation.ingest.units import InputSpec
+
+    corpus_dir = work / f"embed-{docs}"
+    if (corpus_dir / "corpus.json").exists():
+        return corpus_dir
+    root = DEFAULT_DATA_DIR / "root"
+    streams = [linux_docs(root), python_docs(root), sqlite_site(root), metamath(root), foldoc(root), fortunes(root)]
+    texts: list[str] = []
+    while len(texts) < docs:
+        for stream in streams:
+            _, text = next(stream)
+            texts.append(text[:1500])
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"embed-{docs}.jsonl"
+    source.write_bytes(b"".join(orjson.dumps({"id": f"t{i}", "text": t}) + b"\n" for i, t in enumerate(texts[:docs])))
+    ingest(str(corpus_dir), [InputSpec(str(source))], IngestOptions(shard_size=max(docs // 8, 1)))
+    return corpus_dir
+
+
+def vectors(corpus_dir: Path) -> np.ndarray:
+    corpus = Corpus.open(str(corpus_dir))
+    return np.concatenate([read_vectors(corpus, part)[1] for part in corpus.parts("embeddings")])
+
+
+def neighbours(x: np.ndarray, k: int = 10) -> np.ndarray:
+    similarity = x @ x.T
+    np.fill_diagonal(similarity, -np.inf)
+    return np.argsort(-similarity, axis=1)[:, :k]
+
+
+def bare_minilm(corpus_dir: Path) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    texts = [t[:2000] for t in Corpus.open(str(corpus_dir)).sql("SELECT text FROM docs")["text"].to_pylist()]
+    model = SentenceTransformer(minilm_path(), device="cpu")
+    started = time.time()
+    model.encode(texts, batch_size=64)
+    return len(texts) / (time.time() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--work", type=Path, default=HERE / "out")
+    parser.add_argument("--encoders", nargs="*", default=list(ENCODERS))
+    args = parser.parse_args()
+    corpus_dir = make_corpus(args.work, args.docs)
+    rows, embedded = [], {}
+    for name in args.encoders:
+        Corpus.open(str(corpus_dir)).forget_stages(["embed"])
+        seconds, peak, _ = measure([sys.executable, "-m", "curation.cli", "-q", "embed", str(corpus_dir), "--encoder", name, "--workers", "2"])
+        stage = Corpus.open(str(corpus_dir)).stage("embed").wall_time_s
+        embedded[name] = vectors(corpus_dir).astype(np.float32)
+        rows.append((name, seconds, stage, peak))
+    reference = neighbours(embedded["minilm"]) if "minilm" in embedded else None
+    print(f"\n{args.docs:,} documents of ~1,500 characters, 2 workers\n")
+    print("| encoder | command s | stage s | stage docs/s | peak RSS (MB) | top-10 neighbours shared with MiniLM |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, seconds, stage, peak in rows:
+        agreement = "" if reference is None else f"{np.mean([len(np.intersect1d(a, b)) for a, b in zip(neighbours(embedded[name]), reference, strict=True)]) / 10:.2f}"
+        print(f"| {name} | {seconds:.1f} | {stage:.1f} | {args.docs / stage:,.0f} | {peak / 1e6:,.0f} | {agreement} |")
+    if "minilm" in embedded:
+        print(f"| bare SentenceTransformer.encode, one process, batch 64 | | | {bare_minilm(corpus_dir):,.1f} | | |")
+
+
+if __name__ == "__main__":
+    main()
