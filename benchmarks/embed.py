@@ -38,10 +38,13 @@ def make_corpus(work: Path, docs: int) -> Path:
     root = DEFAULT_DATA_DIR / "root"
     streams = [linux_docs(root), python_docs(root), sqlite_site(root), metamath(root), foldoc(root), fortunes(root)]
     texts: list[str] = []
-    while len(texts) < docs:
-        for stream in streams:
-            _, text = next(stream)
-            texts.append(text[:1500])
+    while len(texts) < docs and streams:  # round robin over the sources until enough or all run out
+        for stream in list(streams):
+            item = next(stream, None)
+            if item is None:
+                streams.remove(stream)
+            else:
+                texts.append(item[1][:1500])
     work.mkdir(parents=True, exist_ok=True)
     source = work / f"embed-{docs}.jsonl"
     source.write_bytes(b"".join(orjson.dumps({"id": f"t{i}", "text": t}) + b"\n" for i, t in enumerate(texts[:docs])))

@@ -33,7 +33,7 @@ from curation.stages import StagePlan, finish_stage, run_in_process
 
 STAGE = "semdedup"
 KEEP = ("hard", "easy", "random")
-BLOCK = 1024
+BLOCK_CELLS = 1 << 24  # 64 MB of float32 similarities at a time
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,22 @@ class SemDedupConfig:
         return [embeddings_fingerprint(corpus), clusters.config_fingerprint + clusters.input_fingerprint if clusters else ""]
 
 
-def max_earlier_similarity(vectors: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def max_earlier_similarity(vectors: np.ndarray, cells: int = BLOCK_CELLS) -> tuple[np.ndarray, np.ndarray]:
     """For each row j, the largest cosine similarity to a row i < j and that i (-1 for row 0).
-    ``vectors`` are L2-normalised rows in keep order."""
+    ``vectors`` are L2-normalised rows in keep order. Rows go in blocks sized so that a block of
+    the similarity matrix holds about ``cells`` values, whatever the size of the cluster."""
     n = len(vectors)
     best = np.full(n, -np.inf, dtype=np.float32)
     which = np.full(n, -1, dtype=np.int64)
+    block = max(1, cells // max(n, 1))
     for start in range(1, n, block):
-        rows = vectors[start : start + block]
-        similarity = rows @ vectors[: start + len(rows)].T
-        later = np.arange(start, start + len(rows))[:, None] <= np.arange(start + len(rows))[None, :]
-        similarity[later] = -np.inf  # only earlier rows count
-        which[start : start + len(rows)] = np.argmax(similarity, axis=1)
-        best[start : start + len(rows)] = similarity[np.arange(len(rows)), which[start : start + len(rows)]]
+        stop = min(start + block, n)
+        similarity = vectors[start:stop] @ vectors[:stop].T
+        # Only earlier rows count: in the square of the block itself, the diagonal and above go.
+        square = similarity[:, start:stop]
+        square[np.triu_indices(stop - start)] = -np.inf
+        which[start:stop] = np.argmax(similarity, axis=1)
+        best[start:stop] = similarity[np.arange(stop - start), which[start:stop]]
     return best, which
 
 
@@ -92,8 +95,9 @@ def find_semantic_duplicates(plan: StagePlan) -> StageRecord:
         cluster_vectors = vectors[members].astype(np.float32)
         centroid = cluster_vectors.mean(axis=0)  # the k-means centroid, once assignments settle
         centroid /= max(np.linalg.norm(centroid), 1e-12)
-        ranked = members[keep_order(1 - cluster_vectors @ centroid, config.keep, rng)]
-        best, which = max_earlier_similarity(vectors[ranked].astype(np.float32))
+        order_in_cluster = keep_order(1 - cluster_vectors @ centroid, config.keep, rng)
+        ranked = members[order_in_cluster]
+        best, which = max_earlier_similarity(cluster_vectors[order_in_cluster])
         similarity[ranked[1:]] = best[1:]
         duplicate_of[ranked[1:]] = ranked[which[1:]]
     kept = {str(eps): float(np.mean(~(similarity > 1 - eps))) for eps in config.eps}

@@ -53,8 +53,12 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
     # threshold: every large numpy temporary then costs fresh page faults, and our vectorised
     # stages (MinHash, hashing) ran at half speed (measured: 22.5 s of task time against 12.7 s).
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    n_workers = workers or os.cpu_count() or 1
+    # Each worker process is one task at a time: torch (the neural encoders) should use its share
+    # of the cores, not all of them in every worker.
+    environ["CURATION_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // n_workers))
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), LocalCluster(
-        n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster, Client(cluster) as client:
         # Import the task code on every worker now, in parallel, rather than inside the first
         # task of the first stage.

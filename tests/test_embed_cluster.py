@@ -20,7 +20,7 @@ from curation.cluster.kmeans import kmeans
 from curation.cluster.stage import ClusterConfig, cluster, default_ks
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.embed.encoders import load_encoder
+from curation.embed.encoders import load_encoder, minilm_path
 from curation.embed.stage import EmbedConfig, embed, read_vectors
 from curation.errors import UserError
 from curation.ingest.stage import IngestOptions, ingest
@@ -225,7 +225,7 @@ def test_max_earlier_similarity_equals_the_dense_rule():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((300, 16)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    best, which = max_earlier_similarity(x, block=37)
+    best, which = max_earlier_similarity(x, cells=37 * 300)
     dense = np.triu(x @ x.T, k=1)  # i < j
     dense[np.tril_indices(300)] = -np.inf
     assert np.allclose(best[1:], dense.max(axis=0)[1:], atol=1e-5) and (which[1:] == dense.argmax(axis=0)[1:]).all()
@@ -258,7 +258,7 @@ def test_stages_say_what_is_missing(tmp_path):
 
 
 # -- encoders -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["hashing", "static", "minilm"])
+@pytest.mark.parametrize("name", ["hashing", "static", "minilm", "a model directory"])
 def test_encoders_put_a_light_edit_nearer_than_another_text(name):
     texts = pages(60)
     rng = random.Random(1)
@@ -267,7 +267,7 @@ def test_encoders_put_a_light_edit_nearer_than_another_text(name):
 
         encoder = HashingEncoder().fit(texts)
     else:
-        encoder = load_encoder(name)
+        encoder = load_encoder(minilm_path() if name == "a model directory" else name)
     vectors = encoder.encode(texts + [planted_variant(texts[0], "edit-3%", rng)])
     assert vectors.dtype == np.float32 and vectors.shape == (61, encoder.dim)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)

@@ -53,6 +53,8 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
             raise UserError("this encoder needs torch and sentence-transformers: pip install 'curation[embed]'") from error
+        if os.environ.get("CURATION_TORCH_THREADS"):  # set for Dask workers by flows.runtime
+            torch.set_num_threads(int(os.environ["CURATION_TORCH_THREADS"]))
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = SentenceTransformer(path, device=device, local_files_only=True)
         self.name, self.batch_size = name or path, batch_size

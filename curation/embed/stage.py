@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +48,7 @@ class EmbedConfig:
             raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         if self.max_chars < 1 or self.batch_size < 1 or self.fit_sample < 1:
             raise UserError("--max-chars, --batch-size and the fit sample must be at least 1")
-        if self.encoder not in ENCODERS and "/" not in self.encoder and not self.encoder.startswith("."):
+        if self.encoder not in ENCODERS and not Path(self.encoder).is_dir():
             raise UserError(f"unknown encoder {self.encoder!r}: use {', '.join(ENCODERS)} or a local model directory")
 
 
