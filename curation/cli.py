@@ -331,6 +331,10 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
         f"curate report funnel {corpus}",
         f'curate sql {corpus} "SELECT source, count(*) AS duplicates FROM corpus WHERE NOT exact_dedup.keep GROUP BY ALL"',
         f'curate sql {corpus} "SELECT d.id, d.duplicate_of FROM exact_dedup d WHERE NOT keep LIMIT 10"',
+        f"curate report fuzzy_clusters {corpus}",
+        f"curate report cluster_sizes {corpus}",
+        f"curate report semdedup {corpus}",
+        f'curate sql {corpus} "SELECT domain, count(*) AS picked FROM docs JOIN selection_balanced USING (id) GROUP BY ALL"',
     ):
         click.echo(f"  {line.replace('curate', curate, 1)}")
 
