@@ -99,13 +99,18 @@ def minibatch(corpus_dir: Path, docs: int) -> float:
     return time.time() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def vectors_corpus(description: str) -> tuple[argparse.Namespace, Path]:
+    """The command line shared with benchmarks/semdedup.py, and the corpus of vectors it names."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--work", type=Path, default=HERE / "out")
     args = parser.parse_args()
-    corpus_dir = build(args.work, args.docs, args.dim)
+    return args, build(args.work, args.docs, args.dim)
+
+
+def main() -> None:
+    args, corpus_dir = vectors_corpus(__doc__)
     Corpus.open(str(corpus_dir)).forget_stages(["clusters"])
     seconds, peak, output = measure([sys.executable, "-m", "curation.cli", "-q", "cluster", str(corpus_dir), "--workers", "2"])
     record = Corpus.open(str(corpus_dir)).stage("clusters")

@@ -7,23 +7,16 @@ docs/s, peak RSS and the fraction kept at several eps.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from cluster import build
-from common import HERE, measure
+from cluster import vectors_corpus
+from common import measure
 
 from curation import Corpus
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=1_000_000)
-    parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--work", type=Path, default=HERE / "out")
-    args = parser.parse_args()
-    corpus_dir = build(args.work, args.docs, args.dim)
+    args, corpus_dir = vectors_corpus(__doc__)
     corpus = Corpus.open(str(corpus_dir))
     print(f"\n{args.docs:,} x {args.dim} vectors, 2 cores\n")
     print("| clusters from | seconds | docs/s | peak RSS (MB) | kept at eps 0.01 / 0.05 / 0.1 |")
