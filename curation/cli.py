@@ -221,6 +221,48 @@ def cluster(corpus_dir, ks, resample_steps, resample_sizes, iterations, sample, 
 
 
 @cli.command()
+@click.argument("corpus_dir")
+@click.option("--scorer", "scorer_name", required=True, help="A scorer name (see `curate scorers`).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="A scorer option, e.g. --set min_doc_words=20 (repeatable).")
+@with_runtime_options
+def score(corpus_dir, scorer_name, settings, workers, dask_address) -> None:
+    """Run a scorer over every document, writing attrs/<scorer>/ (resumable per part)."""
+    from curation.corpus import Corpus
+    from scorers.stage import ScoreConfig
+
+    Corpus.open(corpus_dir)
+    config = ScoreConfig(scorer_name, _options(settings))
+
+    from flows.runtime import runtime
+    from flows.score import run_score
+
+    with runtime(workers, dask_address) as address:
+        _echo_record(scorer_name, run_score(corpus_dir, config, address))
+
+
+def _options(settings: tuple[str, ...]) -> dict:
+    import yaml
+
+    options = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set takes KEY=VALUE, not {setting!r}")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+@cli.command()
+def scorers() -> None:
+    """List the scorers `curate score` can run."""
+    from scorers.base import registry
+
+    for name, scorer in sorted(registry().items()):
+        click.echo(f"{name:<14} {(scorer.__doc__ or '').strip().splitlines()[0]}")
+
+
+@cli.command()
 @click.argument("name")
 @click.argument("corpus_dir")
 @click.option("--balanced", "target", type=click.IntRange(min=1), required=True,

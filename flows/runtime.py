@@ -74,6 +74,7 @@ def _import_task_modules() -> None:
     import flows.exact_dedup  # noqa: F401
     import flows.fuzzy_dedup  # noqa: F401
     import flows.ingest  # noqa: F401
+    import flows.score  # noqa: F401
 
 
 @contextlib.contextmanager

@@ -1,0 +1,43 @@
+"""What a scorer is: a ``name``, the Arrow ``schema`` of what it writes (besides ``id``), and
+``score(batch) -> table`` over a record batch of documents (id, text, source, domain, ...),
+one output row per document in order. Trainable scorers add ``fit``. Scorers are constructed
+from keyword options; an unknown option is a user error that names it.
+
+    scorer = get_scorer("heuristics", min_doc_words=20)
+    table = scorer.score(batch)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import pyarrow as pa
+
+from curation.errors import UserError
+
+
+class Scorer(ABC):
+    name: str
+
+    @property
+    @abstractmethod
+    def schema(self) -> pa.Schema: ...
+
+    @abstractmethod
+    def score(self, batch: pa.RecordBatch) -> pa.Table: ...
+
+    def reject_options(self, unknown: set[str]) -> None:
+        raise UserError(f"scorer {self.name} has no option {', '.join(sorted(unknown))}")
+
+
+def registry() -> dict[str, type[Scorer]]:
+    from scorers.heuristics import HeuristicsScorer
+
+    return {scorer.name: scorer for scorer in (HeuristicsScorer,)}
+
+
+def get_scorer(name: str, **options) -> Scorer:
+    scorers = registry()
+    if name not in scorers:
+        raise UserError(f"no scorer named {name!r}; scorers are: {', '.join(sorted(scorers))}")
+    return scorers[name](**options)
