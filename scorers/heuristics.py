@@ -14,9 +14,9 @@ matched with punctuation stripped; lines are split on newlines, paragraphs on bl
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pyarrow as pa
 
 from scorers.base import Scorer
@@ -28,6 +28,7 @@ STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "\u201d", "\u2019", "\u3002")
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 FAMILIES = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ def measure(text: str, limits: HeuristicThresholds) -> dict:
         "dup_line_char_frac": dup_lines[1] / chars,
         "dup_para_char_frac": dup_paras[1] / chars,
     }
+    ngrams = _WordNgrams(lower_words)
     for n in (2, 3, 4):
-        values[f"top_{n}gram_frac"] = _top_ngram_share(lower_words, n)
+        values[f"top_{n}gram_frac"] = ngrams.top_share(n)
     for n in range(5, 11):
-        values[f"dup_{n}gram_frac"] = _duplicated_ngram_share(lower_words, n)
+        values[f"dup_{n}gram_frac"] = ngrams.duplicated_share(n)
     c4_lines = [line for line in non_empty if _c4_keeps_line(line, limits)]
     lowered = text.lower()
     values.update({
@@ -128,26 +130,51 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return count, characters
 
 
-def _top_ngram_share(words: list[str], n: int) -> float:
-    """Characters of the most frequent n-gram, times its count, over the characters of all words."""
-    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    if not grams:
-        return 0.0
-    gram, count = grams.most_common(1)[0]
-    return sum(map(len, gram)) * count / max(sum(map(len, words)), 1) if count > 1 else 0.0
+class _WordNgrams:
+    """The words of one document as integers, and each n-gram as one 64-bit rolling hash, so
+    the repetition rules count with numpy rather than with tuples in Python."""
 
+    def __init__(self, words: list[str]):
+        self.ids = np.fromiter((hash(w) for w in words), dtype=np.int64, count=len(words)).view(np.uint64)
+        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.ends = np.concatenate([[0], np.cumsum(self.lengths)])
 
-def _duplicated_ngram_share(words: list[str], n: int) -> float:
-    """Characters of words covered by an n-gram seen before, over the characters of all words."""
-    seen, covered = set(), [False] * len(words)
-    for i in range(len(words) - n + 1):
-        gram = tuple(words[i : i + n])
-        if gram in seen:
-            covered[i : i + n] = [True] * n
-        else:
-            seen.add(gram)
-    total = sum(map(len, words))
-    return sum(len(w) for w, c in zip(words, covered, strict=True) if c) / total if total else 0.0
+    def hashes(self, n: int) -> np.ndarray:
+        count = len(self.ids) - n + 1
+        if count <= 0:
+            return np.zeros(0, dtype=np.uint64)
+        combined = np.zeros(count, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(n):
+                combined = combined * _MULTIPLIER + self.ids[k : k + count]
+        return combined
+
+    def top_share(self, n: int) -> float:
+        """Characters of the most frequent n-gram (the earliest on ties), times its count, over
+        the characters of all words."""
+        grams = self.hashes(n)
+        if len(grams) == 0:
+            return 0.0
+        _, first, counts = np.unique(grams, return_index=True, return_counts=True)
+        best = counts.max()
+        if best <= 1:
+            return 0.0
+        start = int(first[counts == best].min())
+        return float((self.ends[start + n] - self.ends[start]) * best / max(self.ends[-1], 1))
+
+    def duplicated_share(self, n: int) -> float:
+        """Characters of words inside an n-gram seen earlier in the text, over all characters."""
+        grams = self.hashes(n)
+        if len(grams) == 0 or self.ends[-1] == 0:
+            return 0.0
+        repeated = np.ones(len(grams), dtype=bool)
+        repeated[np.unique(grams, return_index=True)[1]] = False
+        starts = np.flatnonzero(repeated)
+        edges = np.zeros(len(self.ids) + 1, dtype=np.int64)
+        np.add.at(edges, starts, 1)
+        np.add.at(edges, starts + n, -1)
+        covered = np.cumsum(edges[:-1]) > 0
+        return float(self.lengths[covered].sum() / self.ends[-1])
 
 
 def _c4_keeps_line(line: str, limits: HeuristicThresholds) -> bool:
