@@ -32,8 +32,9 @@ class Scorer(ABC):
 
 def registry() -> dict[str, type[Scorer]]:
     from scorers.heuristics import HeuristicsScorer
+    from scorers.langid import LanguageScorer
 
-    return {scorer.name: scorer for scorer in (HeuristicsScorer,)}
+    return {scorer.name: scorer for scorer in (HeuristicsScorer, LanguageScorer)}
 
 
 def get_scorer(name: str, **options) -> Scorer:

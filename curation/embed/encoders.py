@@ -26,6 +26,7 @@ import numpy as np
 
 from curation.embed.hashing import HashingEncoder
 from curation.errors import UserError
+from curation.model_cache import models_dir
 
 ENCODERS = ("minilm", "static", "hashing")
 
@@ -91,7 +92,7 @@ def minilm_path() -> str:
 
 def static_model_path() -> Path:
     """The static model distilled from MiniLM: made on first use (about a minute), then cached."""
-    root = Path(os.environ.get("CURATION_MODELS", Path.home() / ".cache" / "curation" / "models"))
+    root = models_dir()
     target = root / "static-minilm-256"
     if (target / "config.json").exists():
         return target
