@@ -253,6 +253,30 @@ def _options(settings: tuple[str, ...]) -> dict:
     return options
 
 
+@cli.command("train-quality")
+@click.argument("corpus_dir")
+@click.option("--positive", required=True, help="High-quality texts: a JSONL/Parquet file, a SQL query returning text, "
+              "or a condition on the corpus view (e.g. \"source = 'python-doc'\").")
+@click.option("--negative", required=True, help="Other texts, given the same ways.")
+@click.option("--name", required=True, help="The model goes to models/NAME/ in the corpus.")
+@click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="P(positive) at which held-out precision and recall are reported.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_quality(corpus_dir, positive, negative, name, holdout, threshold, seed) -> None:
+    """Train a fastText quality classifier with the DCLM recipe and print held-out metrics."""
+    from curation.corpus import Corpus
+    from scorers.fasttext_quality import train_quality as train
+
+    corpus = Corpus.open(corpus_dir)
+    with corpus.writer_lock("train-quality"):
+        metrics = train(corpus_dir, positive, negative, name, holdout, threshold, seed)
+    click.echo(f"held out {metrics['held_out']:,} of {metrics['held_out'] + metrics['train']:,}: ROC AUC {metrics['roc_auc']:.3f}, "
+               f"precision {metrics['precision']:.3f} and recall {metrics['recall']:.3f} at {threshold}")
+    click.echo(f"score with: curate score {corpus_dir} --scorer quality_fasttext "
+               f"--set model={corpus.path('models', name, 'model.bin')}")
+
+
 @cli.command()
 def scorers() -> None:
     """List the scorers `curate score` can run."""

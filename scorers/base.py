@@ -31,10 +31,11 @@ class Scorer(ABC):
 
 
 def registry() -> dict[str, type[Scorer]]:
+    from scorers.fasttext_quality import QualityScorer
     from scorers.heuristics import HeuristicsScorer
     from scorers.langid import LanguageScorer
 
-    return {scorer.name: scorer for scorer in (HeuristicsScorer, LanguageScorer)}
+    return {scorer.name: scorer for scorer in (HeuristicsScorer, LanguageScorer, QualityScorer)}
 
 
 def get_scorer(name: str, **options) -> Scorer:

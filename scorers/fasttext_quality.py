@@ -1,0 +1,148 @@
+"""fastText quality classifiers, the DCLM recipe (specs §5.1).
+
+    metrics = train_quality(corpus, positive="source = 'python-doc'", negative="source = 'fortunes'",
+                            name="quality_docs")          # models/quality_docs/{model.bin,metadata.json}
+    scorer = QualityScorer(model="<corpus>/models/quality_docs/model.bin", threshold=0.5)
+
+Training lines are ``__label__hq <text>`` and ``__label__cc <text>`` with the text's newlines as
+spaces (DCLM's preprocessing, used again at inference: fastText reads one line), word bigrams, and
+DCLM's fastText settings (lr 0.1, dim 100, ws 5, epoch 5, minCount 1). A seeded share of each side
+is held out, and the held-out ROC AUC and the precision and recall at the threshold are printed
+and kept with the model. Scoring works with any fastText model file (DCLM's or FineWeb's published
+ones too): ``score`` is P(positive label).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from curation.corpus import Corpus, write_bytes_atomic
+from curation.errors import UserError
+from scorers.base import Scorer
+
+POSITIVE, NEGATIVE = "hq", "cc"
+DCLM = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2}
+
+
+def fasttext_line(text: str) -> str:
+    return " ".join(text.strip().splitlines())
+
+
+def training_texts(corpus: Corpus, source: str) -> list[str]:
+    """Texts from a JSONL or Parquet file (its ``text`` field), a SQL query over the corpus views
+    (its ``text`` column), or a condition on the ``corpus`` view."""
+    path = Path(source)
+    if path.is_file():
+        table = pq.read_table(path) if path.suffix == ".parquet" else pajson.read_json(path)
+        return table["text"].to_pylist()
+    query = source if source.lstrip().upper().startswith(("SELECT", "WITH")) else f"SELECT text FROM corpus WHERE {source}"
+    table = corpus.sql(query)
+    if "text" not in table.column_names:
+        raise UserError(f"the query for training texts must return a text column: {source}")
+    return table["text"].to_pylist()
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mann-Whitney: the chance a random positive outscores a random negative (ties count half)."""
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_scores[1:] != sorted_scores[:-1]]))
+    ends = np.concatenate([starts[1:], [len(scores)]])
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2
+    positives = labels.sum()
+    negatives = len(labels) - positives
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def train_quality(corpus_url: str, positive: str, negative: str, name: str, holdout: float = 0.1,
+                  threshold: float = 0.5, seed: int = 0, **hyperparameters) -> dict:
+    import fasttext
+
+    corpus = Corpus.open(corpus_url)
+    sides = {POSITIVE: training_texts(corpus, positive), NEGATIVE: training_texts(corpus, negative)}
+    for label, texts in sides.items():
+        if len(texts) < 10:
+            raise UserError(f"the {'positive' if label == POSITIVE else 'negative'} set has {len(texts)} texts; give at least 10")
+    rng = np.random.default_rng(seed)
+    train, held = [], []
+    for label, texts in sides.items():
+        order = rng.permutation(len(texts))
+        cut = max(1, int(len(texts) * holdout))
+        held += [(texts[i], label == POSITIVE) for i in order[:cut]]
+        train += [f"__label__{label} {fasttext_line(texts[i])}" for i in order[cut:]]
+    rng.shuffle(train)
+    settings = {**DCLM, **hyperparameters}
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(tmp) / "train.txt"
+        lines.write_text("\n".join(train) + "\n")
+        model = fasttext.train_supervised(str(lines), seed=seed, thread=1, verbose=0, **settings)
+        scores = QualityScorer.probability(model, [text for text, _ in held])
+        labels = np.array([is_positive for _, is_positive in held])
+        chosen = scores >= threshold
+        metrics = {
+            "roc_auc": roc_auc(scores, labels),
+            "threshold": threshold,
+            "precision": float(labels[chosen].mean()) if chosen.any() else 0.0,
+            "recall": float(chosen[labels].mean()),
+            "train": len(train), "held_out": len(held),
+        }
+        folder = corpus.path("models", name)
+        corpus.fs.makedirs(folder, exist_ok=True)
+        model.save_model(str(Path(tmp) / "model.bin"))
+        write_bytes_atomic(corpus.fs, f"{folder}/model.bin", (Path(tmp) / "model.bin").read_bytes())
+    metadata = {"recipe": "DCLM fastText", "labels": {"positive": POSITIVE, "negative": NEGATIVE},
+                "positive": positive, "negative": negative, "fasttext": settings, "holdout": holdout,
+                "seed": seed, "metrics": metrics}
+    write_bytes_atomic(corpus.fs, f"{folder}/metadata.json", orjson.dumps(metadata, option=orjson.OPT_INDENT_2))
+    return metrics
+
+
+_MODELS: dict[str, object] = {}
+
+
+class QualityScorer(Scorer):
+    """A fastText quality classifier (DCLM recipe or any fastText model file): P(positive)."""
+
+    name = "quality_fasttext"
+
+    def __init__(self, model: str | None = None, threshold: float | None = None, positive_label: str = POSITIVE):
+        if not model or not Path(model).is_file():
+            raise UserError(f"quality_fasttext needs --set model=PATH of a fastText model file (not {model!r}); "
+                            "`curate train-quality` makes one")
+        self.model_path, self.threshold, self.positive_label = model, threshold, positive_label
+
+    @property
+    def schema(self) -> pa.Schema:
+        fields = [("score", pa.float32())]
+        if self.threshold is not None:
+            fields += [("keep", pa.bool_()), ("reason", pa.string())]
+        return pa.schema(fields)
+
+    @staticmethod
+    def probability(model, texts: list[str], positive_label: str = POSITIVE) -> np.ndarray:
+        """P(positive) from a binary model's top prediction (1 - p when the top label is the other)."""
+        labels, probabilities = model.predict([fasttext_line(t) for t in texts], k=1)
+        top = np.array([p[0] for p in probabilities], dtype=np.float32)
+        positive = np.array([label[0] == f"__label__{positive_label}" for label in labels])
+        return np.clip(np.where(positive, top, 1 - top), 0, 1)
+
+    def score(self, batch: pa.RecordBatch) -> pa.Table:
+        if self.model_path not in _MODELS:
+            import fasttext
+
+            _MODELS[self.model_path] = fasttext.load_model(self.model_path)
+        scores = self.probability(_MODELS[self.model_path], batch.column("text").to_pylist(), self.positive_label)
+        columns = {"score": scores}
+        if self.threshold is not None:
+            keep = scores >= self.threshold
+            columns.update(keep=keep, reason=np.where(keep, None, "quality_fasttext:below_threshold"))
+        return pa.table(columns, schema=self.schema)
