@@ -356,6 +356,10 @@ def _run_pipeline(config, workers, dask_address) -> None:
     from curation.select.balanced import SelectionSummary
 
     discover_units([item.spec() for item in config.inputs])  # wrong paths fail before the runtime starts
+    from scorers.stage import ScoreConfig
+
+    for stage in config.stages.scores:
+        ScoreConfig(stage.scorer, stage.options)  # so do unknown scorers and options
 
     from flows.pipeline import run_pipeline
     from flows.runtime import runtime

@@ -7,6 +7,7 @@
       - {path: raw/books.jsonl, source: books, domain: books}
     ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0}
     stages:
+      scores: [{scorer: heuristics}, {scorer: langid, options: {languages: [en]}}]
       exact_dedup: {scope: global, normalize: whitespace}
       minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact, against: null}
       embed: {encoder: static, max_chars: 2000}
@@ -123,7 +124,15 @@ class SemdedupStageConfig(_Strict):
         return SemDedupConfig(tuple(self.eps), self.keep, self.clusters, self.seed)
 
 
+class ScoreStageConfig(_Strict):
+    """A scorer by name and its options (checked by scorers/ when the pipeline starts)."""
+
+    scorer: str
+    options: dict = Field(default_factory=dict)
+
+
 class StagesConfig(_Strict):
+    scores: list[ScoreStageConfig] = Field(default_factory=list)  # scorers run right after ingest
     exact_dedup: ExactDedupStageConfig | None = None
     minhash: MinhashStageConfig | None = None
     embed: EmbedStageConfig | None = None

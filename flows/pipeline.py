@@ -14,7 +14,9 @@ from flows.exact_dedup import exact_dedup_flow
 from flows.fuzzy_dedup import fuzzy_dedup_flow
 from flows.ingest import ingest_flow
 from flows.runtime import task_runner
+from flows.score import score_flow
 from flows.semdedup import semdedup_flow
+from scorers.stage import ScoreConfig
 
 
 @flow(name="pipeline", log_prints=True)
@@ -24,6 +26,8 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, Ingest
     results: dict[str, IngestSummary | StageRecord | SelectionSummary] = {
         "ingest": ingest_flow.with_options(task_runner=runner)(config.corpus, specs, config.ingest.options())
     }
+    for stage in config.stages.scores:
+        results[stage.scorer] = score_flow.with_options(task_runner=runner)(config.corpus, ScoreConfig(stage.scorer, stage.options))
     stage_flows = (("exact_dedup", exact_dedup_flow), ("minhash", fuzzy_dedup_flow), ("embed", embed_flow),
                    ("clusters", cluster_flow), ("semdedup", semdedup_flow))
     for name, stage_flow in stage_flows:

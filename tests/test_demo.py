@@ -31,6 +31,12 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     assert results["ingest"].records == results["ingest"].docs + results["ingest"].rejected
     # Fortunes repeat across the fortune files: real exact duplicates the demo finds.
     assert results["exact_dedup"].rows_out < results["exact_dedup"].rows_in
+    # Scorers ran on every document: the Python docs read as English, the handbook in several languages.
+    assert results["heuristics"].rows_in == results["langid"].rows_in == results["ingest"].docs
+    english = corpus.sql("SELECT avg((langid.language = 'en')::INT) AS share FROM corpus WHERE source = 'python-doc'").to_pylist()
+    assert english[0]["share"] > 0.9
+    languages = corpus.sql("SELECT count(DISTINCT langid.language) AS n FROM corpus WHERE source = 'debian-handbook'").to_pylist()
+    assert languages[0]["n"] >= 2
     # Embeddings, clusters, SemDeDup and the balanced selection cover every document.
     docs = results["ingest"].docs
     assert results["embed"].rows_in == results["clusters"].rows_in == results["semdedup"].rows_in == docs
