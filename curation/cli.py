@@ -401,6 +401,8 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
         f"curate report funnel {corpus}",
         f'curate sql {corpus} "SELECT source, count(*) AS duplicates FROM corpus WHERE NOT exact_dedup.keep GROUP BY ALL"',
         f'curate sql {corpus} "SELECT d.id, d.duplicate_of FROM exact_dedup d WHERE NOT keep LIMIT 10"',
+        f'curate sql {corpus} "SELECT reason, count(*) AS docs FROM heuristics GROUP BY ALL ORDER BY docs DESC"',
+        f'curate sql {corpus} "SELECT langid.language, count(*) AS docs FROM corpus GROUP BY ALL ORDER BY docs DESC"',
         f"curate report fuzzy_clusters {corpus}",
         f"curate report cluster_sizes {corpus}",
         f"curate report semdedup {corpus}",
