@@ -283,7 +283,7 @@ def scorers() -> None:
     from scorers.base import registry
 
     for name, scorer in sorted(registry().items()):
-        click.echo(f"{name:<14} {(scorer.__doc__ or '').strip().splitlines()[0]}")
+        click.echo(f"{name:<18} {(scorer.__doc__ or '').strip().splitlines()[0]}")
 
 
 @cli.command()

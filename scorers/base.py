@@ -31,11 +31,12 @@ class Scorer(ABC):
 
 
 def registry() -> dict[str, type[Scorer]]:
+    from scorers.dataman.scorer import DataManScorer
     from scorers.fasttext_quality import QualityScorer
     from scorers.heuristics import HeuristicsScorer
     from scorers.langid import LanguageScorer
 
-    return {scorer.name: scorer for scorer in (HeuristicsScorer, LanguageScorer, QualityScorer)}
+    return {scorer.name: scorer for scorer in (HeuristicsScorer, LanguageScorer, QualityScorer, DataManScorer)}
 
 
 def get_scorer(name: str, **options) -> Scorer:

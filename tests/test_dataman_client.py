@@ -96,3 +96,23 @@ def test_concurrency_not_the_client_bounds_throughput(server):
     ratings = ChatClient(server, "dataman-test", concurrency=16, timeout=5).rate(texts)
     assert all(not isinstance(r, Unrated) for r in ratings)
     assert time.time() - started < 1.5 * 3  # 16 requests of 1.5 s each, in parallel
+
+
+def test_the_dataman_stage_writes_scores_and_marks_what_it_could_not_rate(server, tmp_path):
+    from conftest import write_jsonl
+
+    from curation import Corpus
+    from curation.ingest.stage import ingest
+    from curation.ingest.units import InputSpec
+    from scorers.stage import ScoreConfig, score
+
+    texts = ["one two three", "a text of five words", "ALWAYS500 never rated"]
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)])
+    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
+    options = {"base_url": server, "model": "dataman-test", "retries": 1, "timeout": 5, "cache_dir": str(tmp_path / "cache")}
+    record = score(str(tmp_path / "c"), ScoreConfig("dataman", options))
+    rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM dataman").to_pylist()}
+    assert record.rows_in == 3
+    assert rows["d0"]["rated"] and rows["d0"]["overall_score"] == 4 and rows["d0"]["domain_name"] == "Technology"
+    assert not rows["d2"]["rated"] and rows["d2"]["overall_score"] is None and rows["d2"]["error"] == "HTTP 500"
+    assert rows["d1"]["model"] == "dataman-test" and rows["d1"]["backend"].startswith("openai-compatible")
