@@ -61,7 +61,11 @@ class RaterServer(BaseHTTPRequestHandler):
 def server():
     RaterServer.calls.clear()
     RaterServer.authorizations.clear()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RaterServer)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 64  # the default backlog of 5 would refuse a burst of connections
+        daemon_threads = True
+
+    httpd = Server(("127.0.0.1", 0), RaterServer)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
