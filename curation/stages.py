@@ -9,8 +9,10 @@ changed config starts clean.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from curation.corpus import Corpus, StageRecord
 from curation.fingerprint import fingerprint
@@ -45,6 +47,18 @@ class StagePlan:
 
     def staged_part(self, part: str) -> str:
         return f"{self.staging}/{part}.parquet"
+
+    def sample_rows(self, size: int, seed: int) -> Iterator[tuple[str, np.ndarray]]:
+        """A seeded uniform sample of ``size`` documents (all, if fewer), as (part, row numbers
+        inside it) for each part holding any, so that callers read only those parts' rows."""
+        total = sum(self.part_rows)
+        chosen = np.sort(np.random.default_rng(seed).choice(total, min(total, size), replace=False))
+        start = 0
+        for part, rows in zip(self.parts, self.part_rows, strict=True):
+            local = chosen[(chosen >= start) & (chosen < start + rows)] - start
+            if len(local):
+                yield part, local
+            start += rows
 
     def check_staged_parts(self, what: str) -> None:
         """Before a global step: every part's map output is there (a bug otherwise)."""

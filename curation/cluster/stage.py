@@ -90,13 +90,7 @@ def fit_clusters(plan: StagePlan) -> None:
     total = sum(plan.part_rows)
     ks = tuple(config.ks) if config.ks else default_ks(total)
     size = min(total, config.sample or POINTS_PER_CENTROID * ks[0])
-    chosen = np.sort(np.random.default_rng(config.seed).choice(total, size, replace=False))
-    sample, start = [], 0
-    for part, rows in zip(plan.parts, plan.part_rows, strict=True):
-        local = chosen[(chosen >= start) & (chosen < start + rows)] - start
-        if len(local):
-            sample.append(read_vectors(corpus, part)[1][local])
-        start += rows
+    sample = [read_vectors(corpus, part)[1][local] for part, local in plan.sample_rows(size, config.seed)]
     model = config.estimator(ks).fit(np.concatenate(sample))
     for level, centroids in enumerate(model.centroids_, start=1):
         _save_array(corpus, _staged_model(plan, f"level-{level}.npy"), centroids)

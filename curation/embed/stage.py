@@ -72,15 +72,10 @@ def prepare_encoder(plan: StagePlan) -> None:
 
 def _sample_texts(plan: StagePlan, config: EmbedConfig) -> list[str]:
     """A seeded uniform sample of the corpus's texts (truncated), read part by part."""
-    total = sum(plan.part_rows)
-    chosen = np.sort(np.random.default_rng(config.seed).choice(total, min(total, config.fit_sample), replace=False))
-    texts, start = [], 0
-    for part, rows in zip(plan.parts, plan.part_rows, strict=True):
-        local = chosen[(chosen >= start) & (chosen < start + rows)] - start
-        if len(local):
-            column = plan.corpus.read_part("docs", part, ["text"])["text"].take(pa.array(local))
-            texts += [text[: config.max_chars] for text in column.to_pylist()]
-        start += rows
+    texts = []
+    for part, local in plan.sample_rows(config.fit_sample, config.seed):
+        column = plan.corpus.read_part("docs", part, ["text"])["text"].take(pa.array(local))
+        texts += [text[: config.max_chars] for text in column.to_pylist()]
     return texts
 
 
