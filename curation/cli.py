@@ -225,20 +225,22 @@ def cluster(corpus_dir, ks, resample_steps, resample_sizes, iterations, sample, 
 @click.option("--scorer", "scorer_name", required=True, help="A scorer name (see `curate scorers`).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="A scorer option, e.g. --set min_doc_words=20 (repeatable).")
+@click.option("--as", "table", default=None, metavar="NAME",
+              help="Write attrs/NAME/ (SQL view NAME) instead of attrs/<scorer>/, e.g. to keep two quality models.")
 @with_runtime_options
-def score(corpus_dir, scorer_name, settings, workers, dask_address) -> None:
+def score(corpus_dir, scorer_name, settings, table, workers, dask_address) -> None:
     """Run a scorer over every document, writing attrs/<scorer>/ (resumable per part)."""
     from curation.corpus import Corpus
     from scorers.stage import ScoreConfig
 
     Corpus.open(corpus_dir)
-    config = ScoreConfig(scorer_name, _options(settings))
+    config = ScoreConfig(scorer_name, _options(settings), table)
 
     from flows.runtime import runtime
     from flows.score import run_score
 
     with runtime(workers, dask_address) as address:
-        _echo_record(scorer_name, run_score(corpus_dir, config, address))
+        _echo_record(config.table, run_score(corpus_dir, config, address))
 
 
 def _options(settings: tuple[str, ...]) -> dict:
@@ -356,10 +358,12 @@ def _run_pipeline(config, workers, dask_address) -> None:
     from curation.select.balanced import SelectionSummary
 
     discover_units([item.spec() for item in config.inputs])  # wrong paths fail before the runtime starts
-    from scorers.stage import ScoreConfig
+    from scorers.stage import ScoreConfig, check_table_name
 
     for stage in config.stages.scores:
-        ScoreConfig(stage.scorer, stage.options)  # so do unknown scorers and options
+        ScoreConfig(stage.scorer, stage.options, stage.name)  # so do unknown scorers and options
+    for classifier in config.stages.quality_classifiers:
+        check_table_name(classifier.name)
 
     from flows.pipeline import run_pipeline
     from flows.runtime import runtime
@@ -403,6 +407,8 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
         f'curate sql {corpus} "SELECT d.id, d.duplicate_of FROM exact_dedup d WHERE NOT keep LIMIT 10"',
         f'curate sql {corpus} "SELECT reason, count(*) AS docs FROM heuristics GROUP BY ALL ORDER BY docs DESC"',
         f'curate sql {corpus} "SELECT langid.language, count(*) AS docs FROM corpus GROUP BY ALL ORDER BY docs DESC"',
+        f'curate sql {corpus} "SELECT source, avg(quality_docs.score) AS quality, avg(quality_docs.keep::INT) AS kept '
+        'FROM corpus GROUP BY ALL ORDER BY quality DESC"',
         f"curate report fuzzy_clusters {corpus}",
         f"curate report cluster_sizes {corpus}",
         f"curate report semdedup {corpus}",

@@ -8,6 +8,7 @@
     ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0}
     stages:
       scores: [{scorer: heuristics}, {scorer: langid, options: {languages: [en]}}]
+      quality_classifiers: [{name: quality_docs, positive: "source = 'docs'", negative: "source = 'web'", top_percent: 10}]
       exact_dedup: {scope: global, normalize: whitespace}
       minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact, against: null}
       embed: {encoder: static, max_chars: 2000}
@@ -129,10 +130,31 @@ class ScoreStageConfig(_Strict):
 
     scorer: str
     options: dict = Field(default_factory=dict)
+    name: str | None = None  # the attrs table (and SQL view); the scorer's name when not given
+
+
+class QualityClassifierConfig(_Strict):
+    """A fastText quality classifier trained on two sets of this corpus's documents (DCLM recipe),
+    then run over every document as attrs/<name>; positive and negative are conditions on the
+    corpus view, SQL queries returning text, or JSONL/Parquet files."""
+
+    name: str
+    positive: str
+    negative: str
+    holdout: float = Field(0.1, gt=0, lt=1)
+    seed: int = 0
+    threshold: float | None = Field(None, ge=0, le=1)
+    top_percent: float | None = Field(None, gt=0, le=100)
+    top_by: Literal["docs", "chars"] = "docs"
+
+    def scoring_options(self) -> dict:
+        options = {"threshold": self.threshold, "top_percent": self.top_percent, "top_by": self.top_by}
+        return {key: value for key, value in options.items() if value is not None}
 
 
 class StagesConfig(_Strict):
     scores: list[ScoreStageConfig] = Field(default_factory=list)  # scorers run right after ingest
+    quality_classifiers: list[QualityClassifierConfig] = Field(default_factory=list)  # then these
     exact_dedup: ExactDedupStageConfig | None = None
     minhash: MinhashStageConfig | None = None
     embed: EmbedStageConfig | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from curation.corpus import Corpus, StageRecord
 from curation.fingerprint import fingerprint
@@ -59,6 +60,14 @@ class StagePlan:
             if len(local):
                 yield part, local
             start += rows
+
+    def sample_texts(self, size: int, seed: int, max_chars: int | None = None) -> list[str]:
+        """The texts of ``sample_rows(size, seed)`` (cut to ``max_chars``), read part by part."""
+        texts = []
+        for part, local in self.sample_rows(size, seed):
+            column = self.corpus.read_part("docs", part, ["text"])["text"].take(pa.array(local))
+            texts += [text[:max_chars] for text in column.to_pylist()]
+        return texts
 
     def check_staged_parts(self, what: str) -> None:
         """Before a global step: every part's map output is there (a bug otherwise)."""

@@ -16,6 +16,7 @@ from flows.ingest import ingest_flow
 from flows.runtime import task_runner
 from flows.score import score_flow
 from flows.semdedup import semdedup_flow
+from scorers.fasttext_quality import quality_model
 from scorers.stage import ScoreConfig
 
 
@@ -27,7 +28,13 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, Ingest
         "ingest": ingest_flow.with_options(task_runner=runner)(config.corpus, specs, config.ingest.options())
     }
     for stage in config.stages.scores:
-        results[stage.scorer] = score_flow.with_options(task_runner=runner)(config.corpus, ScoreConfig(stage.scorer, stage.options))
+        score_config = ScoreConfig(stage.scorer, stage.options, stage.name)
+        results[score_config.table] = score_flow.with_options(task_runner=runner)(config.corpus, score_config)
+    for classifier in config.stages.quality_classifiers:
+        model, _ = quality_model(config.corpus, classifier.positive, classifier.negative, classifier.name,
+                                 classifier.holdout, seed=classifier.seed)
+        score_config = ScoreConfig("quality_fasttext", {"model": model, **classifier.scoring_options()}, classifier.name)
+        results[classifier.name] = score_flow.with_options(task_runner=runner)(config.corpus, score_config)
     stage_flows = (("exact_dedup", exact_dedup_flow), ("minhash", fuzzy_dedup_flow), ("embed", embed_flow),
                    ("clusters", cluster_flow), ("semdedup", semdedup_flow))
     for name, stage_flow in stage_flows:

@@ -1,4 +1,4 @@
-"""The score flow: any scorer over every docs part on Dask, then attrs/<scorer>/ published."""
+"""The score flow: calibrate, any scorer over every docs part on Dask, then attrs/<table>/ published."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from prefect.cache_policies import NONE
 from curation.corpus import StageRecord
 from curation.stages import StagePlan
 from flows.parts import run_parts, run_stage_flow
-from scorers.stage import ScoreConfig, finish_scores, score_part
+from scorers.stage import ScoreConfig, finish_scores, prepare_scores, score_part
 
 
 @task(name="score-part", retries=1, cache_policy=NONE)
@@ -18,8 +18,8 @@ def score_part_task(plan: StagePlan, part: str) -> None:
 
 @flow(name="score", log_prints=True)
 def score_flow(corpus_url: str, config: ScoreConfig) -> StageRecord:
-    return run_parts(config.scorer, corpus_url, config, score_part_task, finish_scores, config.scorer)
+    return run_parts(config.table, corpus_url, config, score_part_task, finish_scores, config.table, prepare_scores)
 
 
 def run_score(corpus_url: str, config: ScoreConfig, dask_address: str) -> StageRecord:
-    return run_stage_flow(score_flow, config.scorer, corpus_url, config, dask_address)
+    return run_stage_flow(score_flow, config.table, corpus_url, config, dask_address)

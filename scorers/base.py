@@ -18,6 +18,8 @@ from curation.errors import UserError
 
 class Scorer(ABC):
     name: str
+    # Documents the scorer must see before it scores (e.g. to turn "the top 10%" into a threshold).
+    calibration_sample: int = 0
 
     @property
     @abstractmethod
@@ -25,6 +27,10 @@ class Scorer(ABC):
 
     @abstractmethod
     def score(self, batch: pa.RecordBatch) -> pa.Table: ...
+
+    def calibrate(self, sample: list[str]) -> dict:
+        """Options fixed from a uniform sample of the corpus's texts, given to every part's scorer."""
+        return {}
 
     def reject_options(self, unknown: set[str]) -> None:
         raise UserError(f"scorer {self.name} has no option {', '.join(sorted(unknown))}")

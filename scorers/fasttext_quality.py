@@ -63,6 +63,15 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def top_share_threshold(scores: np.ndarray, weights: np.ndarray, share: float) -> float:
+    """The score at which the documents scoring at least it first hold ``share`` of the total
+    weight (documents, or characters), taking documents from the best down."""
+    order = np.argsort(-scores, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    last = min(int(np.searchsorted(cumulative, share * cumulative[-1])), len(order) - 1)
+    return float(scores[order[last]])
+
+
 def train_quality(corpus_url: str, positive: str, negative: str, name: str, holdout: float = 0.1,
                   threshold: float = 0.5, seed: int = 0, **hyperparameters) -> dict:
     import fasttext
@@ -101,24 +110,57 @@ def train_quality(corpus_url: str, positive: str, negative: str, name: str, hold
         write_bytes_atomic(corpus.fs, f"{folder}/model.bin", (Path(tmp) / "model.bin").read_bytes())
     metadata = {"recipe": "DCLM fastText", "labels": {"positive": POSITIVE, "negative": NEGATIVE},
                 "positive": positive, "negative": negative, "fasttext": settings, "holdout": holdout,
-                "seed": seed, "metrics": metrics}
+                "seed": seed, "docs": corpus.docs_fingerprint(), "metrics": metrics}
     write_bytes_atomic(corpus.fs, f"{folder}/metadata.json", orjson.dumps(metadata, option=orjson.OPT_INDENT_2))
     return metrics
+
+
+def quality_model(corpus_url: str, positive: str, negative: str, name: str, holdout: float = 0.1,
+                  threshold: float = 0.5, seed: int = 0) -> tuple[str, dict]:
+    """models/<name>/model.bin and its metrics, trained unless the model there was trained the
+    same way on the same documents (a pipeline rerun does not retrain)."""
+    corpus = Corpus.open(corpus_url)
+    folder = corpus.path("models", name)
+    wanted = {"positive": positive, "negative": negative, "holdout": holdout, "seed": seed,
+              "fasttext": DCLM, "docs": corpus.docs_fingerprint()}
+    if corpus.fs.exists(f"{folder}/metadata.json") and corpus.fs.exists(f"{folder}/model.bin"):
+        metadata = orjson.loads(corpus.fs.cat_file(f"{folder}/metadata.json"))
+        if {key: metadata.get(key) for key in wanted} == wanted and metadata["metrics"]["threshold"] == threshold:
+            return f"{folder}/model.bin", metadata["metrics"]
+    return f"{folder}/model.bin", train_quality(corpus_url, positive, negative, name, holdout, threshold, seed)
 
 
 _MODELS: dict[str, object] = {}
 
 
 class QualityScorer(Scorer):
-    """A fastText quality classifier (DCLM recipe or any fastText model file): P(positive)."""
+    """A fastText quality classifier (DCLM recipe or any fastText model file): P(positive).
+
+    ``threshold`` keeps documents with score >= it; ``top_percent`` instead keeps the top that
+    percent of documents (``top_by=docs``) or of characters (``top_by=chars``, as PreSelect does),
+    the threshold found on a seeded uniform sample of ``sample`` documents (§5.1: a percentile
+    threshold is specific to its pool, so it is always recomputed on this corpus)."""
 
     name = "quality_fasttext"
 
-    def __init__(self, model: str | None = None, threshold: float | None = None, positive_label: str = POSITIVE):
+    def __init__(self, model: str | None = None, threshold: float | None = None, positive_label: str = POSITIVE,
+                 top_percent: float | None = None, top_by: str = "docs", sample: int = 100_000):
         if not model or not Path(model).is_file():
             raise UserError(f"quality_fasttext needs --set model=PATH of a fastText model file (not {model!r}); "
                             "`curate train-quality` makes one")
+        if top_percent is not None and not 0 < top_percent <= 100:
+            raise UserError(f"quality_fasttext top_percent is a percentage in (0, 100], not {top_percent!r}")
+        if top_by not in ("docs", "chars"):
+            raise UserError(f"quality_fasttext top_by is docs or chars, not {top_by!r}")
         self.model_path, self.threshold, self.positive_label = model, threshold, positive_label
+        self.top_percent, self.top_by = top_percent, top_by
+        # A threshold given (or calibrated) wins; top_percent then only says how it was found.
+        self.calibration_sample = sample if top_percent is not None and threshold is None else 0
+
+    def calibrate(self, sample: list[str]) -> dict:
+        scores = self.probability(self._model(), sample, self.positive_label)
+        weights = np.array([len(t) for t in sample], dtype=np.float64) if self.top_by == "chars" else np.ones(len(sample))
+        return {"threshold": top_share_threshold(scores, weights, self.top_percent / 100)}
 
     @property
     def schema(self) -> pa.Schema:
@@ -135,12 +177,15 @@ class QualityScorer(Scorer):
         positive = np.array([label[0] == f"__label__{positive_label}" for label in labels])
         return np.clip(np.where(positive, top, 1 - top), 0, 1)
 
-    def score(self, batch: pa.RecordBatch) -> pa.Table:
+    def _model(self):
         if self.model_path not in _MODELS:
             import fasttext
 
             _MODELS[self.model_path] = fasttext.load_model(self.model_path)
-        scores = self.probability(_MODELS[self.model_path], batch.column("text").to_pylist(), self.positive_label)
+        return _MODELS[self.model_path]
+
+    def score(self, batch: pa.RecordBatch) -> pa.Table:
+        scores = self.probability(self._model(), batch.column("text").to_pylist(), self.positive_label)
         columns = {"score": scores}
         if self.threshold is not None:
             keep = scores >= self.threshold

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+
 from curation import Corpus
 from curation.config import load_config
 from curation.demo.build import DEFAULT_DATA_DIR, build_raw, pipeline_template
+from scorers.fasttext_quality import quality_model
 
 SOURCES = {
     "fortunes": "literature", "foldoc": "reference", "python-stdlib": "code", "metamath": "math",
@@ -37,6 +40,19 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     assert english[0]["share"] > 0.9
     languages = corpus.sql("SELECT count(DISTINCT langid.language) AS n FROM corpus WHERE source = 'debian-handbook'").to_pylist()
     assert languages[0]["n"] >= 2
+    # The demo's quality classifier: trained on its own text, held-out AUC kept with the model, every
+    # document scored, half the characters kept, and a rerun reuses the model instead of retraining.
+    model = Path(config.corpus) / "models" / "quality_docs"
+    assert orjson.loads((model / "metadata.json").read_bytes())["metrics"]["roc_auc"] > 0.9
+    means = {r["source"]: r["score"] for r in corpus.sql(
+        "SELECT source, avg(quality_docs.score) AS score FROM corpus GROUP BY ALL").to_pylist()}
+    assert means["python-doc"] > 0.5 > means["fortunes"]
+    share = corpus.sql("SELECT sum(length(text)) FILTER (WHERE quality_docs.keep) / sum(length(text)) AS s FROM corpus")
+    assert abs(share.to_pylist()[0]["s"] - 0.5) < 0.05
+    built = (model / "model.bin").stat().st_mtime_ns
+    classifier = config.stages.quality_classifiers[0]
+    quality_model(config.corpus, classifier.positive, classifier.negative, classifier.name)
+    assert (model / "model.bin").stat().st_mtime_ns == built
     # Embeddings, clusters, SemDeDup and the balanced selection cover every document.
     docs = results["ingest"].docs
     assert results["embed"].rows_in == results["clusters"].rows_in == results["semdedup"].rows_in == docs

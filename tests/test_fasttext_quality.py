@@ -15,7 +15,7 @@ from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 from curation.ingest.stage import ingest
 from curation.ingest.units import InputSpec
-from scorers.fasttext_quality import roc_auc
+from scorers.fasttext_quality import roc_auc, top_share_threshold
 from scorers.stage import ScoreConfig, score
 
 
@@ -26,6 +26,18 @@ def test_roc_auc_equals_the_share_of_correctly_ordered_pairs():
     pairs = [(p, n) for p in scores[labels] for n in scores[~labels]]
     expected = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
     assert abs(roc_auc(scores, labels) - expected) < 1e-12
+
+
+def test_top_share_threshold_keeps_that_share_of_documents_or_of_characters():
+    rng = np.random.default_rng(1)
+    scores = rng.random(10_000).astype(np.float32)
+    t = top_share_threshold(scores, np.ones(len(scores)), 0.1)
+    assert (scores >= t).sum() == 1000
+    # Long documents score high here, so the top 10% of characters is far fewer documents.
+    chars = np.where(scores > 0.5, 1000.0, 10.0)
+    t = top_share_threshold(scores, chars, 0.1)
+    kept = scores >= t
+    assert abs(chars[kept].sum() / chars.sum() - 0.1) < 0.001 and kept.sum() < 600  # vs 1,000 by documents
 
 
 def test_dclm_recipe_separates_real_text_and_the_model_round_trips(tmp_path, capsys):
@@ -55,3 +67,14 @@ def test_dclm_recipe_separates_real_text_and_the_model_round_trips(tmp_path, cap
     assert roc_auc(scores, np.array([r["domain"] == "docs" for r in rows])) > 0.9
     assert record.rows_out == sum(r["keep"] for r in rows) == int((scores >= 0.5).sum())
     assert main(["score", corpus_dir, "--scorer", "quality_fasttext", "--set", f"model={tmp_path}/missing.bin"]) == 2
+
+    # A threshold by top-k percent is calibrated on a sample before the parts are scored, kept
+    # with the stage record, and the scores go to a table of their own name.
+    options = {"model": str(folder / "model.bin"), "top_percent": 25, "top_by": "chars"}
+    record = score(corpus_dir, ScoreConfig("quality_fasttext", options, name="docs_quality"))
+    threshold = record.details["calibration"]["threshold"]
+    kept = Corpus.open(corpus_dir).sql(
+        "SELECT sum(length(text)) FILTER (WHERE docs_quality.keep) / sum(length(text)) AS share, "
+        "min(docs_quality.score) FILTER (WHERE docs_quality.keep) AS lowest FROM corpus").to_pylist()[0]
+    assert abs(kept["share"] - 0.25) < 0.02 and kept["lowest"] >= threshold
+    assert main(["score", corpus_dir, "--scorer", "heuristics", "--as", "docs"]) == 2

@@ -64,19 +64,10 @@ def prepare_encoder(plan: StagePlan) -> None:
         static_model_path()
     if config.encoder != "hashing" or plan.corpus.fs.exists(_state_path(plan)):
         return
-    encoder = HashingEncoder(seed=config.seed).fit(_sample_texts(plan, config))
+    encoder = HashingEncoder(seed=config.seed).fit(plan.sample_texts(config.fit_sample, config.seed, config.max_chars))
     buffer = io.BytesIO()
     np.savez(buffer, **encoder.state())
     write_bytes_atomic(plan.corpus.fs, _state_path(plan), buffer.getvalue())
-
-
-def _sample_texts(plan: StagePlan, config: EmbedConfig) -> list[str]:
-    """A seeded uniform sample of the corpus's texts (truncated), read part by part."""
-    texts = []
-    for part, local in plan.sample_rows(config.fit_sample, config.seed):
-        column = plan.corpus.read_part("docs", part, ["text"])["text"].take(pa.array(local))
-        texts += [text[: config.max_chars] for text in column.to_pylist()]
-    return texts
 
 
 @lru_cache(maxsize=2)

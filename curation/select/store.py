@@ -17,9 +17,10 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 SCHEMA = pa.schema([("id", pa.string()), ("repeats", pa.int32()), ("why", pa.string())])
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, what: str = "a selection name") -> str:
+    """Names become SQL views, so they are identifiers."""
     if not NAME.match(name):
-        raise UserError(f"a selection name is letters, digits and _ (starting with a letter), not {name!r}")
+        raise UserError(f"{what} is letters, digits and _ (starting with a letter), not {name!r}")
     return name
 
 
