@@ -9,37 +9,12 @@ latency and the concurrency, not the client, are the bound.
 from __future__ import annotations
 
 import argparse
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from scorers.dataman.client import ChatClient, Unrated
+from scorers.dataman.local_server import serve_chat
 
-ANSWER = json.dumps({"choices": [{"message": {"content": "\n".join(["E"] + ["4"] * 14)}}]}).encode()
-
-
-def serve(latency: float) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["Content-Length"]))
-            time.sleep(latency)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(ANSWER)))
-            self.end_headers()
-            self.wfile.write(ANSWER)
-
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        request_queue_size = 256  # the default backlog of 5 refuses bursts of connections
-        daemon_threads = True
-
-    server = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+ANSWER = "\n".join(["E"] + ["4"] * 14)
 
 
 def main() -> None:
@@ -47,8 +22,11 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=400)
     parser.add_argument("--latency", type=float, default=0.2)
     args = parser.parse_args()
-    server = serve(args.latency)
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    with serve_chat(lambda text: ANSWER, args.latency) as url:
+        run(url, args)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
     texts = [f"Document number {i} with a few words of text." for i in range(args.docs)]
     print(f"\n{args.docs} documents, server latency {args.latency * 1000:.0f} ms per request\n")
     print("| concurrency | seconds | docs/s | bound: concurrency / latency | rated |")
@@ -60,7 +38,6 @@ def main() -> None:
         seconds = time.time() - started
         rated = sum(not isinstance(r, Unrated) for r in ratings)
         print(f"| {concurrency} | {seconds:.1f} | {len(docs) / seconds:,.1f} | {concurrency / args.latency:,.0f} | {rated} of {len(docs)} |", flush=True)
-    server.shutdown()
 
 
 if __name__ == "__main__":

@@ -279,6 +279,34 @@ def train_quality(corpus_dir, positive, negative, name, holdout, threshold, seed
                f"--set model={corpus.path('models', name, 'model.bin')}")
 
 
+@cli.command("distill-dataman")
+@click.argument("corpus_dir")
+@click.option("--name", required=True, help="The distilled rater goes to models/NAME/ in the corpus.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="The rater, as for `curate score --scorer dataman`: --set base_url=... --set model=... "
+              "or --set backend=hf --set model=DIR.")
+@click.option("--sample", type=click.IntRange(min=1), default=5000, show_default=True, help="Documents to rate.")
+@click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def distill_dataman(corpus_dir, name, settings, sample, holdout, seed) -> None:
+    """Rate a sample with a DataMan rater, train a fast linear rater on it, print held-out agreement."""
+    from curation.corpus import Corpus
+    from curation.select.store import check_name
+    from scorers.dataman.training import distill_dataman as distill
+
+    corpus = Corpus.open(corpus_dir)
+    check_name(name, "a model name")
+    with corpus.writer_lock("distill-dataman"):
+        metrics = distill(corpus_dir, name, _options(settings), sample, holdout, seed)
+    click.echo(f"rated {metrics['rated']:,} of {metrics['sampled']:,} sampled; trained on {metrics['train']:,}, "
+               f"held out {metrics['held_out']:,}")
+    for criterion, rho in metrics["spearman"].items():
+        click.echo(f"  {criterion:<28} Spearman {'undefined (constant)' if rho is None else f'{rho:.3f}'}")
+    click.echo(f"  {'domain':<28} accuracy {metrics['domain_accuracy']:.3f}")
+    click.echo(f"score with: curate score {corpus_dir} --scorer dataman --set backend=distilled "
+               f"--set model={corpus.path('models', name)}")
+
+
 @cli.command()
 def scorers() -> None:
     """List the scorers `curate score` can run."""

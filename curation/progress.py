@@ -29,10 +29,10 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def progress(label: str, total: int, unit: str = "shards") -> Iterator[Callable[[], None]]:
-    """Yields ``advance()``, to call once per finished item."""
+def progress(label: str, total: int, unit: str = "shards") -> Iterator[Callable[..., None]]:
+    """Yields ``advance(amount=1)``, to call as items finish."""
     if not enabled() or total == 0:
-        yield lambda: None
+        yield lambda amount=1: None
         return
     columns = (
         TextColumn(f"{label:<12}"),
@@ -45,4 +45,4 @@ def progress(label: str, total: int, unit: str = "shards") -> Iterator[Callable[
     )
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+        yield lambda amount=1: bar.advance(task, amount)

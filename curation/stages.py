@@ -50,24 +50,12 @@ class StagePlan:
         return f"{self.staging}/{part}.parquet"
 
     def sample_rows(self, size: int, seed: int) -> Iterator[tuple[str, np.ndarray]]:
-        """A seeded uniform sample of ``size`` documents (all, if fewer), as (part, row numbers
-        inside it) for each part holding any, so that callers read only those parts' rows."""
-        total = sum(self.part_rows)
-        chosen = np.sort(np.random.default_rng(seed).choice(total, min(total, size), replace=False))
-        start = 0
-        for part, rows in zip(self.parts, self.part_rows, strict=True):
-            local = chosen[(chosen >= start) & (chosen < start + rows)] - start
-            if len(local):
-                yield part, local
-            start += rows
+        return sample_rows(self.parts, self.part_rows, size, seed)
 
     def sample_texts(self, size: int, seed: int, max_chars: int | None = None) -> list[str]:
         """The texts of ``sample_rows(size, seed)`` (cut to ``max_chars``), read part by part."""
-        texts = []
-        for part, local in self.sample_rows(size, seed):
-            column = self.corpus.read_part("docs", part, ["text"])["text"].take(pa.array(local))
-            texts += [text[:max_chars] for text in column.to_pylist()]
-        return texts
+        texts = sample_documents(self.corpus, size, seed, ["text"], self.parts, self.part_rows)["text"]
+        return [text[:max_chars] for text in texts.to_pylist()]
 
     def check_staged_parts(self, what: str) -> None:
         """Before a global step: every part's map output is there (a bug otherwise)."""
@@ -80,6 +68,29 @@ class StagePlan:
         self.corpus.remove_table(table)
         for part in self.parts:
             self.corpus.move_part(self.staged_part(part), table, part)
+
+
+def sample_rows(parts: list[str], part_rows: list[int], size: int, seed: int) -> Iterator[tuple[str, np.ndarray]]:
+    """A seeded uniform sample of ``size`` documents (all, if fewer), as (part, row numbers inside
+    it) for each part holding any, so that callers read only those parts' rows."""
+    total = sum(part_rows)
+    chosen = np.sort(np.random.default_rng(seed).choice(total, min(total, size), replace=False))
+    start = 0
+    for part, rows in zip(parts, part_rows, strict=True):
+        local = chosen[(chosen >= start) & (chosen < start + rows)] - start
+        if len(local):
+            yield part, local
+        start += rows
+
+
+def sample_documents(corpus: Corpus, size: int, seed: int, columns: list[str],
+                     parts: list[str] | None = None, part_rows: list[int] | None = None) -> pa.Table:
+    """``columns`` of a seeded uniform sample of the corpus's documents, one part in memory at a time."""
+    parts = parts if parts is not None else corpus.parts("docs")
+    part_rows = part_rows if part_rows is not None else [corpus.part_rows("docs", part) for part in parts]
+    tables = [corpus.read_part("docs", part, columns).take(pa.array(local))
+              for part, local in sample_rows(parts, part_rows, size, seed)]
+    return pa.concat_tables(tables)
 
 
 def plan_stage(corpus: Corpus, name: str, config) -> StagePlan:

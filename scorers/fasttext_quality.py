@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from curation.corpus import Corpus, write_bytes_atomic
 from curation.errors import UserError
 from scorers.base import Scorer
+from scorers.metrics import roc_auc
 
 POSITIVE, NEGATIVE = "hq", "cc"
 DCLM = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2}
@@ -47,20 +48,6 @@ def training_texts(corpus: Corpus, source: str) -> list[str]:
     if "text" not in table.column_names:
         raise UserError(f"the query for training texts must return a text column: {source}")
     return table["text"].to_pylist()
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mann-Whitney: the chance a random positive outscores a random negative (ties count half)."""
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    starts = np.flatnonzero(np.concatenate([[True], sorted_scores[1:] != sorted_scores[:-1]]))
-    ends = np.concatenate([starts[1:], [len(scores)]])
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2
-    positives = labels.sum()
-    negatives = len(labels) - positives
-    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def top_share_threshold(scores: np.ndarray, weights: np.ndarray, share: float) -> float:

@@ -83,3 +83,4 @@ def kill_once_staged(command: list[str], staging: Path, pattern: str, count: int
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from scorers.dataman.client import ChatClient, Unrated
+from scorers.dataman.local_server import prompt_text
 from scorers.dataman.prompts import COLUMNS
 
 
@@ -25,7 +26,7 @@ class RaterServer(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (the http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        text = body["messages"][-1]["content"].split("Text: ", 1)[1].split("\nDomain:_", 1)[0]
+        text = prompt_text(body)
         RaterServer.calls[text] += 1
         RaterServer.authorizations.append(self.headers.get("Authorization"))
         attempt = RaterServer.calls[text]

@@ -15,7 +15,8 @@ from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 from curation.ingest.stage import ingest
 from curation.ingest.units import InputSpec
-from scorers.fasttext_quality import roc_auc, top_share_threshold
+from scorers.fasttext_quality import top_share_threshold
+from scorers.metrics import roc_auc, spearman
 from scorers.stage import ScoreConfig, score
 
 
@@ -26,6 +27,12 @@ def test_roc_auc_equals_the_share_of_correctly_ordered_pairs():
     pairs = [(p, n) for p in scores[labels] for n in scores[~labels]]
     expected = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
     assert abs(roc_auc(scores, labels) - expected) < 1e-12
+
+
+def test_spearman_is_pearson_on_ranks_and_undefined_for_constants():
+    a = np.array([1, 2, 2, 3, 5])
+    assert spearman(a, a**3) == 1.0 and spearman(a, -a) == -1.0
+    assert spearman(a, np.full(5, 3)) is None
 
 
 def test_top_share_threshold_keeps_that_share_of_documents_or_of_characters():

@@ -31,6 +31,9 @@ class Unrated:
     error: str
 
 
+Rating = tuple[str, dict[str, int]] | Unrated  # (domain letter, the 14 scores), or why there are none
+
+
 class ChatClient:
     def __init__(self, base_url: str, model: str, mode: str = "rater", api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, timeout: float = 60.0, retries: int = 4, backoff: float = 1.0,
@@ -42,11 +45,11 @@ class ChatClient:
         self.concurrency, self.timeout, self.retries, self.backoff = concurrency, timeout, retries, backoff
         self.cache = Path(cache_dir) if cache_dir else None
 
-    def rate(self, texts: list[str]) -> list[tuple[str, dict[str, int]] | Unrated]:
+    def rate(self, texts: list[str]) -> list[Rating]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(self.rate_one, texts))
 
-    def rate_one(self, text: str) -> tuple[str, dict[str, int]] | Unrated:
+    def rate_one(self, text: str) -> Rating:
         cached = self._cached(text)
         if cached is not None:
             return self.parse(cached)
