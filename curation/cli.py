@@ -319,16 +319,41 @@ def scorers() -> None:
 @cli.command()
 @click.argument("name")
 @click.argument("corpus_dir")
-@click.option("--balanced", "target", type=click.IntRange(min=1), required=True,
+@click.option("--balanced", "target", type=click.IntRange(min=1), default=None,
               help="Pick N documents by hierarchical balanced sampling over the cluster tree.")
 @click.option("--multiplier", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many times one document may be picked.")
+              help="With --balanced: how many times one document may be picked.")
 @click.option("--strategy", type=click.Choice(["random", "closest"]), default="random", show_default=True,
-              help="Inside a level-1 cluster: random members, or those closest to its centroid.")
+              help="With --balanced: inside a level-1 cluster, random members or those closest to its centroid.")
+@click.option("--dataman", "dataman_strategy", type=click.Choice(["multi_domain", "org_domain", "equi_domain", "uniform", "none"]),
+              default=None, help="Select by DataMan ratings with this strategy (needs --tokens).")
+@click.option("--tokens", type=click.IntRange(min=1), default=None, help="With --dataman: the token budget.")
+@click.option("--metric", default="overall_score", show_default=True,
+              help="With --dataman: the criterion ranked by, or mix (the sum of all 14).")
+@click.option("--target-scores", default="", help="With --dataman: keep only these metric values, e.g. 5 or 4,5.")
+@click.option("--target-domains", default="", help="With --dataman: keep only these domains, e.g. Medicine,Law or A,C.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def select(name, corpus_dir, target, multiplier, strategy, seed) -> None:
+def select(name, corpus_dir, target, multiplier, strategy, dataman_strategy, tokens, metric, target_scores,
+           target_domains, seed) -> None:
     """Write selections/NAME (id, repeats, why) and the SQL view selection_NAME."""
     from curation.corpus import Corpus
+
+    if (target is None) == (dataman_strategy is None):
+        raise UserError("choose one policy: --balanced N or --dataman STRATEGY --tokens N")
+    if dataman_strategy is not None:
+        from scorers.dataman.select import DataManSelection, select_dataman
+
+        if tokens is None:
+            raise UserError("--dataman needs --tokens N, the token budget")
+        try:
+            scores = tuple(int(s) for s in target_scores.split(",") if s.strip())
+        except ValueError:
+            raise UserError(f"--target-scores takes whole numbers separated by commas, not {target_scores!r}") from None
+        domains = tuple(d.strip() for d in target_domains.split(",") if d.strip())
+        options = DataManSelection(tokens, metric, scores, domains, dataman_strategy, seed)
+        with Corpus.open(corpus_dir).writer_lock("select"):
+            _echo_lines(select_dataman(corpus_dir, name, options))
+        return
     from curation.select.balanced import BalancedSelection, select_balanced
 
     options = BalancedSelection(target, multiplier, strategy, seed)
