@@ -6,7 +6,6 @@ whole corpus as the ``dataman`` scorer's distilled backend."""
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import orjson
@@ -19,32 +18,9 @@ from curation.demo.build import DEFAULT_DATA_DIR
 from curation.ingest.stage import ingest
 from curation.ingest.units import InputSpec
 from scorers.dataman.distill import DistilledRater
-from scorers.dataman.local_server import serve_chat
+from scorers.dataman.local_server import feature_rater, serve_chat
 from scorers.dataman.prompts import COLUMNS
 from scorers.stage import ScoreConfig, score
-
-TECHNOLOGY = {"kernel", "linux", "driver", "device", "devices", "memory", "interface", "system", "file", "files",
-              "module", "hardware", "cpu", "bus", "register", "support", "data", "user", "access"}
-
-
-def _step(value: float, cuts: tuple[float, ...]) -> int:
-    return 1 + sum(value > cut for cut in cuts)
-
-
-def rule_rater(text: str) -> str:
-    """Scores that follow measurable features of the text, the domain from code and technical words."""
-    words = text.split()
-    chars = max(len(text), 1)
-    features = [
-        _step(math.log1p(len(words)), (2.5, 3.5, 4.5, 5.5)),
-        _step(sum(map(len, words)) / max(len(words), 1), (3.8, 4.3, 4.8, 5.3)),
-        _step(sum(not c.isalnum() and not c.isspace() for c in text) / chars, (0.02, 0.04, 0.07, 0.1)),
-        _step(text.count("\n") / max(len(words), 1), (0.05, 0.1, 0.15, 0.25)),
-    ]
-    scores = [features[i % len(features)] for i in range(len(COLUMNS))]
-    technical = sum(word.lower().strip(".,:;()") in TECHNOLOGY for word in words)
-    domain = "H" if ("def " in text or "import " in text) else "E" if technical >= 3 else "F"
-    return "\n".join([domain, *map(str, scores)])
 
 
 def test_a_distilled_rater_agrees_with_the_rater_on_held_out_documents(tmp_path, capsys):
@@ -56,7 +32,7 @@ def test_a_distilled_rater_agrees_with_the_rater_on_held_out_documents(tmp_path,
     corpus_dir = str(tmp_path / "c")
     ingest(corpus_dir, [InputSpec(str(tmp_path / "in.jsonl"))])
 
-    with serve_chat(rule_rater) as url:
+    with serve_chat(feature_rater) as url:
         assert main(["distill-dataman", corpus_dir, "--name", "dataman_fast", "--sample", "800",
                      "--set", f"base_url={url}", "--set", "model=rule", "--set", f"cache_dir={tmp_path}/cache"]) == 0
     printed = capsys.readouterr().out
@@ -72,9 +48,9 @@ def test_a_distilled_rater_agrees_with_the_rater_on_held_out_documents(tmp_path,
     record = score(corpus_dir, ScoreConfig("dataman", {"backend": "distilled", "model": str(folder)}))
     rows = Corpus.open(corpus_dir).sql("SELECT text, dataman.* FROM corpus").to_pylist()
     assert record.rows_in == len(rows) >= len(texts) - 5 and all(r["rated"] and r["backend"] == "distilled" for r in rows)
-    rule = np.array([[int(v) for v in rule_rater(r["text"]).splitlines()[1:]] for r in rows])
+    rule = np.array([[int(v) for v in feature_rater(r["text"]).splitlines()[1:]] for r in rows])
     assert np.mean(np.abs(np.array([[r[c] for c in COLUMNS] for r in rows]) - rule) <= 1) > 0.9
-    assert np.mean([r["domain"] == rule_rater(r["text"])[0] for r in rows]) > 0.9
+    assert np.mean([r["domain"] == feature_rater(r["text"])[0] for r in rows]) > 0.9
     assert main(["score", corpus_dir, "--scorer", "dataman", "--set", "backend=distilled", "--set", f"model={tmp_path}"]) == 2
 
 
