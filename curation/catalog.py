@@ -47,8 +47,10 @@ def view_definitions(corpus: Corpus) -> str:
     statements.append(
         sql_file(
             "corpus_view.sql",
-            stage_columns="".join(f", {identifier(s)}" for s in stages),
-            stage_joins=" ".join(f"LEFT JOIN {identifier(s)} USING (id)" for s in stages),
+            # Each attrs table joins under an alias of its own, so that a table with a column of
+            # its own name (tokens.tokens) still gives the row, not that column, as the struct.
+            stage_columns="".join(f", {identifier(f'_attrs_{i}')} AS {identifier(s)}" for i, s in enumerate(stages)),
+            stage_joins=" ".join(f"LEFT JOIN {identifier(s)} AS {identifier(f'_attrs_{i}')} USING (id)" for i, s in enumerate(stages)),
         )
     )
     return "\n".join(statements)

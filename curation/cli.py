@@ -319,46 +319,49 @@ def scorers() -> None:
 @cli.command()
 @click.argument("name")
 @click.argument("corpus_dir")
-@click.option("--balanced", "target", type=click.IntRange(min=1), default=None,
-              help="Pick N documents by hierarchical balanced sampling over the cluster tree.")
+@click.option("--where", default="true", show_default=True, metavar="SQL",
+              help="A condition on the corpus view, e.g. \"exact_dedup.keep AND quality_docs.score > 0.5\".")
+@click.option("--top", default=None, metavar="EXPR", help="Policy: best-first by this SQL expression, up to the budget.")
+@click.option("--temperature", type=float, default=None,
+              help="Policy: sample without replacement with p ~ exp(BY / T), up to the budget (needs --by).")
+@click.option("--by", default=None, metavar="EXPR", help="With --temperature: the SQL expression sampled by.")
+@click.option("--random", "random_", is_flag=True, help="Policy: a uniform random sample, up to the budget.")
+@click.option("--balanced", type=click.IntRange(min=1), default=None,
+              help="Policy: N documents by hierarchical balanced sampling over the cluster tree.")
+@click.option("--dataman", type=click.Choice(["multi_domain", "org_domain", "equi_domain", "uniform", "none"]),
+              default=None, help="Policy: DataMan's selection strategy over attrs/dataman, up to the budget.")
+@click.option("--budget", type=float, default=None, help="How much to select, in --unit.")
+@click.option("--percent", type=float, default=None, help="Or: this percent of the --unit that passes --where.")
+@click.option("--unit", type=click.Choice(["docs", "chars", "tokens"]), default=None,
+              help="Of the budget (default docs; tokens with --dataman). Tokens: attrs/tokens, or characters / 4.")
 @click.option("--multiplier", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --balanced: how many times one document may be picked.")
 @click.option("--strategy", type=click.Choice(["random", "closest"]), default="random", show_default=True,
               help="With --balanced: inside a level-1 cluster, random members or those closest to its centroid.")
-@click.option("--dataman", "dataman_strategy", type=click.Choice(["multi_domain", "org_domain", "equi_domain", "uniform", "none"]),
-              default=None, help="Select by DataMan ratings with this strategy (needs --tokens).")
-@click.option("--tokens", type=click.IntRange(min=1), default=None, help="With --dataman: the token budget.")
 @click.option("--metric", default="overall_score", show_default=True,
               help="With --dataman: the criterion ranked by, or mix (the sum of all 14).")
 @click.option("--target-scores", default="", help="With --dataman: keep only these metric values, e.g. 5 or 4,5.")
 @click.option("--target-domains", default="", help="With --dataman: keep only these domains, e.g. Medicine,Law or A,C.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def select(name, corpus_dir, target, multiplier, strategy, dataman_strategy, tokens, metric, target_scores,
-           target_domains, seed) -> None:
-    """Write selections/NAME (id, repeats, why) and the SQL view selection_NAME."""
+def select(name, corpus_dir, where, top, temperature, by, random_, balanced, dataman, budget, percent, unit, multiplier,
+           strategy, metric, target_scores, target_domains, seed) -> None:
+    """Write selections/NAME (id, repeats, why) and the SQL view selection_NAME: the documents
+    passing --where, then at most one policy (none: all of them)."""
+    from curation.config import selection_config
     from curation.corpus import Corpus
+    from flows.select import run_selection
 
-    if (target is None) == (dataman_strategy is None):
-        raise UserError("choose one policy: --balanced N or --dataman STRATEGY --tokens N")
-    if dataman_strategy is not None:
-        from scorers.dataman.select import DataManSelection, select_dataman
-
-        if tokens is None:
-            raise UserError("--dataman needs --tokens N, the token budget")
-        try:
-            scores = tuple(int(s) for s in target_scores.split(",") if s.strip())
-        except ValueError:
-            raise UserError(f"--target-scores takes whole numbers separated by commas, not {target_scores!r}") from None
-        domains = tuple(d.strip() for d in target_domains.split(",") if d.strip())
-        options = DataManSelection(tokens, metric, scores, domains, dataman_strategy, seed)
-        with Corpus.open(corpus_dir).writer_lock("select"):
-            _echo_lines(select_dataman(corpus_dir, name, options))
-        return
-    from curation.select.balanced import BalancedSelection, select_balanced
-
-    options = BalancedSelection(target, multiplier, strategy, seed)
+    try:
+        scores = [int(s) for s in target_scores.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--target-scores takes whole numbers separated by commas, not {target_scores!r}") from None
+    options = {"where": where, "top": top, "temperature": temperature, "by": by, "random": random_, "balanced": balanced,
+               "dataman": dataman, "budget": budget, "percent": percent, "unit": unit, "multiplier": multiplier,
+               "strategy": strategy, "metric": metric, "target_scores": scores, "seed": seed,
+               "target_domains": [d.strip() for d in target_domains.split(",") if d.strip()]}
+    config = selection_config(options)
     with Corpus.open(corpus_dir).writer_lock("select"):
-        _echo_lines(select_balanced(corpus_dir, name, options).lines())
+        _echo_lines(run_selection(corpus_dir, name, config))
 
 
 def _echo_record(label: str, record) -> None:
@@ -408,15 +411,18 @@ def run(pipeline, workers, dask_address) -> None:
 def _run_pipeline(config, workers, dask_address) -> None:
     from curation.ingest.stage import IngestSummary
     from curation.ingest.units import discover_units
-    from curation.select.balanced import SelectionSummary
 
     discover_units([item.spec() for item in config.inputs])  # wrong paths fail before the runtime starts
+    from curation.select.store import check_name
     from scorers.stage import ScoreConfig, check_table_name
 
     for stage in config.stages.scores:
         ScoreConfig(stage.scorer, stage.options, stage.name)  # so do unknown scorers and options
     for classifier in config.stages.quality_classifiers:
         check_table_name(classifier.name)
+    for name, selection in config.selections.items():
+        check_name(name)
+        selection.policy()  # two policies in one selection fail here
 
     from flows.pipeline import run_pipeline
     from flows.runtime import runtime
@@ -424,8 +430,10 @@ def _run_pipeline(config, workers, dask_address) -> None:
     with runtime(workers, dask_address) as address:
         results = run_pipeline(config, address)
     for name, result in results.items():
-        if isinstance(result, IngestSummary | SelectionSummary):
+        if isinstance(result, IngestSummary):
             _echo_lines(result.lines())
+        elif isinstance(result, list):
+            _echo_lines(result)
         else:
             _echo_record(name.replace("_", " "), result)
 

@@ -36,6 +36,7 @@ from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config
 from curation.ingest.stage import IngestOptions
 from curation.ingest.units import InputSpec
 from curation.select.balanced import BalancedSelection
+from curation.select.query import QuerySelection
 from curation.semdedup import SemDedupConfig
 
 
@@ -162,14 +163,41 @@ class StagesConfig(_Strict):
     semdedup: SemdedupStageConfig | None = None
 
 
-class BalancedSelectionConfig(_Strict):
-    balanced: int = Field(gt=0)
-    multiplier: int = Field(1, gt=0)
-    strategy: Literal["random", "closest"] = "random"
+class SelectionConfig(_Strict):
+    """A selection: a condition on the corpus view, then at most one policy (none: every document
+    passing the condition). The same keys as `curate select`'s options."""
+
+    where: str = "true"
+    top: str | None = None  # rank by this SQL expression
+    temperature: float | None = Field(None, gt=0)  # sample with p ~ exp(by / T)
+    by: str | None = None
+    random: bool = False
+    balanced: int | None = Field(None, gt=0)  # documents, by balanced sampling over the cluster tree
+    dataman: Literal["multi_domain", "org_domain", "equi_domain", "uniform", "none"] | None = None
+    budget: float | None = Field(None, gt=0)
+    percent: float | None = Field(None, gt=0, le=100)
+    unit: Literal["docs", "chars", "tokens"] | None = None  # of the budget: tokens for dataman, else docs
+    multiplier: int = Field(1, gt=0)  # balanced: most picks of one document
+    strategy: Literal["random", "closest"] = "random"  # balanced: inside a level-1 cluster
+    metric: str = "overall_score"  # dataman
+    target_scores: list[int] = Field(default_factory=list)  # dataman
+    target_domains: list[str] = Field(default_factory=list)  # dataman
     seed: int = 0
 
-    def options(self) -> BalancedSelection:
-        return BalancedSelection(self.balanced, self.multiplier, self.strategy, self.seed)
+    def policy(self) -> str:
+        chosen = [name for name, given in (("top", self.top is not None), ("temperature", self.temperature is not None),
+                                           ("random", self.random), ("balanced", self.balanced is not None),
+                                           ("dataman", self.dataman is not None)) if given]
+        if len(chosen) > 1:
+            raise UserError(f"choose one selection policy, not {' and '.join(chosen)}")
+        return chosen[0] if chosen else "all"
+
+    def query(self) -> QuerySelection:
+        return QuerySelection(self.where, self.policy(), self.top or self.by, self.temperature or 1.0, self.budget,
+                              self.percent, self.unit or "docs", self.seed)
+
+    def balanced_options(self) -> BalancedSelection:
+        return BalancedSelection(self.balanced, self.multiplier, self.strategy, self.seed, self.where)
 
 
 class PipelineConfig(_Strict):
@@ -179,7 +207,7 @@ class PipelineConfig(_Strict):
     dask_address: str | None = None
     ingest: IngestConfig = IngestConfig()
     stages: StagesConfig = StagesConfig()
-    selections: dict[str, BalancedSelectionConfig] = Field(default_factory=dict)
+    selections: dict[str, SelectionConfig] = Field(default_factory=dict)
 
 
 def load_config(path: str) -> PipelineConfig:
@@ -197,6 +225,16 @@ def load_config(path: str) -> PipelineConfig:
     except ValidationError as error:
         raise UserError(f"{path}: {_describe(error)}") from None
     return _relative_to(config, file.parent)
+
+
+def selection_config(options: dict) -> SelectionConfig:
+    """A SelectionConfig from command-line options; a bad value is one readable line."""
+    try:
+        config = SelectionConfig(**options)
+    except ValidationError as error:
+        raise UserError(_describe(error)) from None
+    config.policy()
+    return config
 
 
 def _describe(error: ValidationError) -> str:

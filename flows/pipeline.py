@@ -7,7 +7,6 @@ from prefect import flow
 from curation.config import PipelineConfig
 from curation.corpus import StageRecord
 from curation.ingest.stage import IngestSummary, corpus_for_ingest
-from curation.select.balanced import SelectionSummary, select_balanced
 from flows.cluster import cluster_flow
 from flows.embed import embed_flow
 from flows.exact_dedup import exact_dedup_flow
@@ -15,16 +14,17 @@ from flows.fuzzy_dedup import fuzzy_dedup_flow
 from flows.ingest import ingest_flow
 from flows.runtime import task_runner
 from flows.score import score_flow
+from flows.select import run_selection
 from flows.semdedup import semdedup_flow
 from scorers.fasttext_quality import quality_model
 from scorers.stage import ScoreConfig
 
 
 @flow(name="pipeline", log_prints=True)
-def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | SelectionSummary]:
+def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | list[str]]:
     runner = task_runner(dask_address)
     specs = [item.spec() for item in config.inputs]
-    results: dict[str, IngestSummary | StageRecord | SelectionSummary] = {
+    results: dict[str, IngestSummary | StageRecord | list[str]] = {
         "ingest": ingest_flow.with_options(task_runner=runner)(config.corpus, specs, config.ingest.options())
     }
     for stage in config.stages.scores:
@@ -42,11 +42,11 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, Ingest
         if stage_config is not None:
             results[name] = stage_flow.with_options(task_runner=runner)(config.corpus, stage_config.options())
     for name, selection in config.selections.items():
-        results[f"selection_{name}"] = select_balanced(config.corpus, name, selection.options())
+        results[f"selection_{name}"] = run_selection(config.corpus, name, selection)
     return results
 
 
-def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | SelectionSummary]:
+def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | list[str]]:
     corpus = corpus_for_ingest(config.corpus, [item.spec() for item in config.inputs])
     with corpus.writer_lock("run"):
         return pipeline_flow(config, dask_address)

@@ -41,8 +41,10 @@ def registry() -> dict[str, type[Scorer]]:
     from scorers.fasttext_quality import QualityScorer
     from scorers.heuristics import HeuristicsScorer
     from scorers.langid import LanguageScorer
+    from scorers.tokens import TokenScorer
 
-    return {scorer.name: scorer for scorer in (HeuristicsScorer, LanguageScorer, QualityScorer, DataManScorer)}
+    scorers = (HeuristicsScorer, LanguageScorer, QualityScorer, DataManScorer, TokenScorer)
+    return {scorer.name: scorer for scorer in scorers}
 
 
 def get_scorer(name: str, **options) -> Scorer:

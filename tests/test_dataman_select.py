@@ -53,7 +53,7 @@ def test_multi_domain_keeps_every_strata_token_share():
     pool = np.bincount(strata, weights=tokens) / tokens.sum()
     chosen = np.bincount(strata, weights=tokens * repeats) / (tokens * repeats).sum()
     assert np.abs(pool - chosen).max() < 0.002
-    assert all(r.max_repeats == 1 and r.selected_tokens >= r.budget_tokens for r in reports)
+    assert all(r.max_repeats == 1 and r.selected >= r.budget for r in reports)
     equal = stratum_budgets(strata, tokens, budget, "equi_domain")
     assert np.allclose(equal, budget / 6)
 
@@ -76,7 +76,7 @@ def test_dataman_selections_end_to_end(tmp_path, capsys):
     total = corpus.sql("SELECT sum(greatest(1, (length(text) + 3) // 4))::BIGINT AS t FROM docs").to_pylist()[0]["t"]
 
     budget = int(total * 0.3)
-    assert main(["select", "md", corpus_dir, "--dataman", "multi_domain", "--tokens", str(budget)]) == 0
+    assert main(["select", "md", corpus_dir, "--dataman", "multi_domain", "--budget", str(budget), "--unit", "tokens"]) == 0
     shares = corpus.sql(
         "WITH t AS (SELECT d.source, dataman.domain, greatest(1, (length(text) + 3) // 4) AS tokens, s.repeats "
         "FROM corpus d LEFT JOIN selection_md s USING (id)) "
@@ -85,16 +85,16 @@ def test_dataman_selections_end_to_end(tmp_path, capsys):
         "FROM t GROUP BY ALL").to_pylist()
     assert len(shares) >= 3 and all(abs(r["pool"] - r["picked"]) < 0.03 for r in shares), shares
     first = (tmp_path / "c" / "selections" / "md" / "part-00000.parquet").read_bytes()
-    assert main(["select", "md", corpus_dir, "--dataman", "multi_domain", "--tokens", str(budget)]) == 0
+    assert main(["select", "md", corpus_dir, "--dataman", "multi_domain", "--budget", str(budget), "--unit", "tokens"]) == 0
     assert (tmp_path / "c" / "selections" / "md" / "part-00000.parquet").read_bytes() == first
 
     # overall_score == 5, then uniform sampling; a budget beyond what the 5s hold upsamples them, loudly.
-    assert main(["select", "top", corpus_dir, "--dataman", "uniform", "--target-scores", "5", "--tokens", str(total)]) == 0
+    assert main(["select", "top", corpus_dir, "--dataman", "uniform", "--target-scores", "5", "--budget", str(total), "--unit", "tokens"]) == 0
     assert "upsampled" in capsys.readouterr().out
     picked = corpus.sql("SELECT min(dataman.overall_score) AS lo, max(repeats) AS most FROM selection_top JOIN dataman USING (id)")
     assert picked.to_pylist() == [{"lo": 5, "most": picked.to_pylist()[0]["most"]}] and picked.to_pylist()[0]["most"] > 1
 
-    assert main(["select", "x", corpus_dir, "--dataman", "uniform", "--tokens", "10", "--target-domains", "Cooking"]) == 2
+    assert main(["select", "x", corpus_dir, "--dataman", "uniform", "--budget", "10", "--target-domains", "Cooking"]) == 2
     assert main(["select", "x", corpus_dir, "--dataman", "uniform"]) == 2
-    assert main(["select", "x", corpus_dir, "--dataman", "uniform", "--tokens", "10", "--balanced", "5"]) == 2
-    assert main(["select", "x", corpus_dir, "--dataman", "uniform", "--tokens", "10", "--target-domains", "Medicine"]) == 2
+    assert main(["select", "x", corpus_dir, "--dataman", "uniform", "--budget", "10", "--balanced", "5"]) == 2
+    assert main(["select", "x", corpus_dir, "--dataman", "uniform", "--budget", "10", "--target-domains", "Medicine"]) == 2

@@ -14,6 +14,7 @@ from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
 
 from curation import Corpus
 from curation.catalog import report_sql
+from curation.cli import main
 from curation.cluster.balanced import allocate, balanced_sample
 from curation.cluster.hierarchical import HierarchicalKMeans
 from curation.cluster.kmeans import kmeans
@@ -183,6 +184,10 @@ def test_balanced_selection_has_more_domain_entropy_than_random(tmp_path):
     sizes = corpus.sql(report_sql("cluster_sizes")).to_pylist()
     assert [(r["level"], r["clusters"]) for r in sizes[:2]] == [("level_1", 40), ("level_2", 8)]
     assert all(r["nearest_text"] for r in sizes[2:]) and sum(r["largest"] for r in sizes[:1]) >= sizes[2]["largest"]
+    # --where narrows the documents balanced sampling chooses among.
+    assert main(["select", "code", corpus_dir, "--balanced", "50", "--where", "domain <> 'docs'"]) == 0
+    picked = corpus.sql("SELECT count(*) AS n, count(*) FILTER (WHERE domain = 'docs') AS docs FROM selection_code JOIN docs USING (id)")
+    assert picked.to_pylist() == [{"n": 50, "docs": 0}]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pyarrow as pa
 from curation.cluster.balanced import STRATEGIES, balanced_sample
 from curation.cluster.stage import clusters_are_current, load_hierarchy
 from curation.corpus import Corpus
+from curation.duck import sql_file
 from curation.errors import UserError
 from curation.select.store import check_name, write_selection
 
@@ -22,6 +23,7 @@ class BalancedSelection:
     multiplier: int = 1
     strategy: str = "random"
     seed: int = 0
+    where: str = "true"  # a condition on the corpus view: sample only among these documents
 
     def __post_init__(self):
         if self.target < 1 or self.multiplier < 1:
@@ -56,7 +58,9 @@ def select_balanced(corpus_url: str, name: str, options: BalancedSelection) -> S
         raise UserError(f"{corpus_url} has no clusters of its current embeddings; run `curate cluster {corpus_url}` first")
     hierarchy = load_hierarchy(corpus)
     levels = len(hierarchy.centroids_)
-    table = corpus.sql("SELECT id, level_1, distance FROM clusters")
+    table = corpus.sql(sql_file("select_balanced_candidates.sql", where=options.where))
+    if table.num_rows == 0:
+        raise UserError(f"no clustered document passes --where {options.where}")
     labels = table["level_1"].to_numpy().astype(np.int64)
     picks = balanced_sample(labels, table["distance"].to_numpy(), hierarchy.parents_, options.target,
                             options.multiplier, options.strategy, options.seed)

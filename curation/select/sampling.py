@@ -27,9 +27,9 @@ STRATEGIES = ("multi_domain", "org_domain", "equi_domain", "uniform", "none")
 class StratumReport:
     stratum: int
     documents: int
-    available_tokens: int
-    budget_tokens: float
-    selected_tokens: int
+    available: float  # weight (documents, characters or tokens) in the stratum
+    budget: float
+    selected: float
     max_repeats: int
 
 
@@ -74,7 +74,7 @@ def select_in_strata(strata: np.ndarray, metric: np.ndarray, tokens: np.ndarray,
     for stratum, budget in enumerate(budgets):
         members = np.flatnonzero(strata == stratum)
         repeats[members] = take_until(metric[members], tokens[members], budget, rng)
-        reports.append(StratumReport(stratum, len(members), int(tokens[members].sum()), float(budget),
-                                     int((tokens[members] * repeats[members]).sum()),
+        reports.append(StratumReport(stratum, len(members), float(tokens[members].sum()), float(budget),
+                                     float((tokens[members] * repeats[members]).sum()),
                                      int(repeats[members].max()) if len(members) else 0))
     return repeats, reports
