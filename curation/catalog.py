@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from curation.corpus import MANIFEST, REJECTS_SCHEMA, Corpus
@@ -44,6 +45,11 @@ def view_definitions(corpus: Corpus) -> str:
     for name in corpus.selections():
         relation = f"read_parquet({_parts(corpus, 'selections', name)})"
         statements.append(sql_file("table_view.sql", view=identifier(f"selection_{name}"), relation=relation))
+    for name in corpus.mixtures():
+        fmt = orjson.loads(corpus.fs.cat_file(corpus.path("mixtures", name, "manifest.json")))["format"]
+        reader = "read_parquet" if fmt == "parquet" else "read_json_auto"
+        files = quote(corpus.uri("mixtures", name, "data", "*", f"part-*.{fmt}"))
+        statements.append(sql_file("mixture_view.sql", view=identifier(f"mixture_{name}"), reader=reader, files=files))
     statements.append(
         sql_file(
             "corpus_view.sql",

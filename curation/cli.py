@@ -364,6 +364,51 @@ def select(name, corpus_dir, where, top, temperature, by, random_, balanced, dat
         _echo_lines(run_selection(corpus_dir, name, config))
 
 
+@cli.command()
+@click.argument("name")
+@click.argument("corpus_dir")
+@click.option("--selection", default=None, help="Mix this selection's documents (with its repeats); default: all documents.")
+@click.option("--where", default="true", show_default=True, metavar="SQL", help="A condition on the corpus view.")
+@click.option("--domain", default="domain", show_default=True, metavar="EXPR",
+              help="The domain of a document: a SQL expression, e.g. dataman.domain_name or source.")
+@click.option("--weights", default="natural", show_default=True,
+              help="natural, temperature:T, domain=weight,... or @FILE (a JSON/YAML mapping, e.g. DoReMi's output).")
+@click.option("--upsample", default=None, metavar="DOMAIN=FACTOR,...",
+              help="Multiply these domains' weights for the last --upsample-fraction of training.")
+@click.option("--upsample-fraction", type=float, default=0.1, show_default=True)
+@click.option("--phases", "phases_file", type=click.Path(), default=None,
+              help="A YAML/JSON list of {start, end, weights}: any schedule (instead of --weights/--upsample).")
+@click.option("--tokens", type=float, default=None, help="The token budget (default: every available token once).")
+@click.option("--warn-epochs", type=float, default=4.0, show_default=True, help="Warn when a domain repeats more.")
+@click.option("--max-epochs", type=float, default=None, help="Refuse a budget that repeats a domain more.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def mix(name, corpus_dir, selection, where, domain, weights, upsample, upsample_fraction, phases_file, tokens,
+        warn_epochs, max_epochs, fmt, seed) -> None:
+    """Emit mixtures/NAME: data per domain, manifest.json with the schedule, trainer exports."""
+    from curation.config import mixture_config
+    from curation.corpus import Corpus
+    from curation.mixture.emit import emit_mixture
+    from curation.mixture.schedule import parse_weights
+
+    phases = []
+    if phases_file is not None:
+        import yaml
+
+        if not Path(phases_file).is_file():
+            raise UserError(f"no phases file {phases_file}")
+        phases = yaml.safe_load(Path(phases_file).read_text())  # YAML reads JSON too
+    options = {"selection": selection, "where": where, "domain": domain, "weights": parse_weights(weights),
+               "upsample": parse_weights(upsample) if upsample else {}, "upsample_fraction": upsample_fraction,
+               "phases": phases, "tokens": tokens, "warn_epochs": warn_epochs, "max_epochs": max_epochs,
+               "format": fmt, "seed": seed}
+    spec = mixture_config(options).spec()
+    corpus = Corpus.open(corpus_dir)
+    with corpus.writer_lock("mix"):
+        _echo_lines(emit_mixture(corpus_dir, name, spec))
+    click.echo(f"read it: from curation.mixture import stream; stream({corpus.path('mixtures', name)!r})")
+
+
 def _echo_record(label: str, record) -> None:
     dropped = record.rows_in - record.rows_out
     marked = f"{dropped:,} marked to drop, {record.rows_out:,} kept" if dropped else "none marked to drop"
@@ -423,6 +468,9 @@ def _run_pipeline(config, workers, dask_address) -> None:
     for name, selection in config.selections.items():
         check_name(name)
         selection.policy()  # two policies in one selection fail here
+    for name, mixture in config.mixtures.items():
+        check_name(name, "a mixture name")
+        mixture.spec()
 
     from flows.pipeline import run_pipeline
     from flows.runtime import runtime

@@ -35,6 +35,7 @@ from curation.exact_dedup import ExactDedupConfig
 from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config
 from curation.ingest.stage import IngestOptions
 from curation.ingest.units import InputSpec
+from curation.mixture.plan import MixtureSpec
 from curation.select.balanced import BalancedSelection
 from curation.select.query import QuerySelection
 from curation.semdedup import SemDedupConfig
@@ -200,6 +201,39 @@ class SelectionConfig(_Strict):
         return BalancedSelection(self.balanced, self.multiplier, self.strategy, self.seed, self.where)
 
 
+class PhaseConfig(_Strict):
+    start: float = Field(ge=0, le=1)
+    end: float = Field(ge=0, le=1)
+    weights: str | dict[str, float] = "natural"
+
+
+class MixtureConfig(_Strict):
+    """A training mixture: documents (a selection's, or those passing where), their domain, the
+    weights and schedule, the token budget. The same keys as `curate mix`'s options."""
+
+    selection: str | None = None
+    where: str = "true"
+    domain: str = "domain"
+    weights: str | dict[str, float] = "natural"
+    upsample: dict[str, float] = Field(default_factory=dict)
+    upsample_fraction: float = Field(0.1, gt=0, lt=1)
+    phases: list[PhaseConfig] = Field(default_factory=list)
+    tokens: float | None = Field(None, gt=0)
+    warn_epochs: float = Field(4.0, gt=0)
+    max_epochs: float | None = Field(None, gt=0)
+    format: Literal["parquet", "jsonl"] = "parquet"
+    rows_per_part: int = Field(100_000, gt=0)
+    seed: int = 0
+
+    def spec(self) -> MixtureSpec:
+        if self.phases and (self.upsample or self.weights != "natural"):
+            raise UserError("give either phases or weights/upsample, not both")
+        phases = tuple((p.start, p.end, p.weights) for p in self.phases)
+        return MixtureSpec(self.selection, self.where, self.domain, self.weights, dict(self.upsample),
+                           self.upsample_fraction, phases, self.tokens, self.warn_epochs, self.max_epochs,
+                           self.format, self.rows_per_part, self.seed)
+
+
 class PipelineConfig(_Strict):
     corpus: str
     inputs: list[InputConfig] = Field(min_length=1)
@@ -208,6 +242,7 @@ class PipelineConfig(_Strict):
     ingest: IngestConfig = IngestConfig()
     stages: StagesConfig = StagesConfig()
     selections: dict[str, SelectionConfig] = Field(default_factory=dict)
+    mixtures: dict[str, MixtureConfig] = Field(default_factory=dict)  # after the selections
 
 
 def load_config(path: str) -> PipelineConfig:
@@ -229,12 +264,20 @@ def load_config(path: str) -> PipelineConfig:
 
 def selection_config(options: dict) -> SelectionConfig:
     """A SelectionConfig from command-line options; a bad value is one readable line."""
-    try:
-        config = SelectionConfig(**options)
-    except ValidationError as error:
-        raise UserError(_describe(error)) from None
+    config = _validated(SelectionConfig, options)
     config.policy()
     return config
+
+
+def mixture_config(options: dict) -> MixtureConfig:
+    return _validated(MixtureConfig, options)
+
+
+def _validated(model: type[BaseModel], options: dict):
+    try:
+        return model(**options)
+    except ValidationError as error:
+        raise UserError(_describe(error)) from None
 
 
 def _describe(error: ValidationError) -> str:

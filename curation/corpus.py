@@ -174,6 +174,14 @@ class Corpus:
         """Names of the finished selections."""
         return self._tables_in("selections")
 
+    def mixtures(self) -> list[str]:
+        """Names of the emitted mixtures (those whose manifest.json is written)."""
+        directory = self.path("mixtures")
+        if not self.fs.isdir(directory):
+            return []
+        names = sorted(entry.rsplit("/", 1)[-1] for entry in self.fs.ls(directory, detail=False))
+        return [name for name in names if not name.startswith(".") and self.fs.exists(f"{directory}/{name}/manifest.json")]
+
     def _tables_in(self, folder: str) -> list[str]:
         directory = self.path(folder)
         if not self.fs.isdir(directory):

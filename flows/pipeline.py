@@ -7,6 +7,7 @@ from prefect import flow
 from curation.config import PipelineConfig
 from curation.corpus import StageRecord
 from curation.ingest.stage import IngestSummary, corpus_for_ingest
+from curation.mixture.emit import emit_mixture
 from flows.cluster import cluster_flow
 from flows.embed import embed_flow
 from flows.exact_dedup import exact_dedup_flow
@@ -43,6 +44,8 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, Ingest
             results[name] = stage_flow.with_options(task_runner=runner)(config.corpus, stage_config.options())
     for name, selection in config.selections.items():
         results[f"selection_{name}"] = run_selection(config.corpus, name, selection)
+    for name, mixture in config.mixtures.items():
+        results[f"mixture_{name}"] = emit_mixture(config.corpus, name, mixture.spec())
     return results
 
 

@@ -1,0 +1,121 @@
+"""Writing a mixture: ``mixtures/<name>/`` holds what a trainer needs and nothing else.
+
+    data/<domain>/part-*.parquet   id, text, tokens; a selection's repeats as copies; shuffled by seed
+                                   (part-*.jsonl with format=jsonl)
+    manifest.json                  domains (documents, tokens, parts, epochs), phases (start, end,
+                                   token weights, draw probabilities, steps), budget, seed, tokenizer,
+                                   exports (Megatron/NeMo blends, interleave_datasets probabilities),
+                                   warnings, lineage (corpus, documents, selection, the full spec)
+
+Everything is written to a temporary folder and renamed into place whole; the same corpus, spec
+and seed give byte-identical files. Rows stream from DuckDB in parts: memory holds one part.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from dataclasses import asdict
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.catalog import Catalog
+from curation.corpus import Corpus, write_bytes_atomic
+from curation.duck import quote, sql_file
+from curation.fingerprint import fingerprint
+from curation.mixture.plan import MixturePlan, MixtureSpec, plan_mixture
+from curation.select.store import check_name
+
+MANIFEST = "manifest.json"
+ROW_GROUP = 1024  # rows a reader holds at a time when it streams a part
+
+
+def _part_bytes(batch: pa.RecordBatch, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "jsonl":
+        for row in batch.to_pylist():
+            buffer.write(orjson.dumps(row) + b"\n")
+    else:
+        pq.write_table(pa.Table.from_batches([batch]), buffer, row_group_size=ROW_GROUP, compression="zstd")
+    return buffer.getvalue()
+
+
+def write_domain(catalog: Catalog, corpus: Corpus, plan: MixturePlan, domain: str, target: str) -> list[dict]:
+    """The domain's rows as parts under ``target``; returns [{file, rows}] relative to the mixture."""
+    spec = plan.spec
+    query = sql_file("mixture_domain_rows.sql", documents=spec.documents_sql(plan.tokens_sql), domain=quote(domain),
+                     seed=str(int(spec.seed)))
+    folder = plan.domains[domain].folder
+    parts = []
+    for number, batch in enumerate(catalog.relation(query).fetch_record_batch(spec.rows_per_part)):
+        name = f"data/{folder}/part-{number:05d}.{spec.format}"
+        write_bytes_atomic(corpus.fs, f"{target}/{name}", _part_bytes(batch, spec.format))
+        parts.append({"file": name, "rows": batch.num_rows})
+    return parts
+
+
+def manifest(corpus: Corpus, name: str, plan: MixturePlan, parts: dict[str, list[dict]]) -> dict:
+    spec = plan.spec
+    domains = list(plan.domains)
+    first = 0
+    phases = []
+    for phase, probabilities, steps in zip(plan.phases, plan.probabilities, plan.steps, strict=True):
+        phases.append({"start": phase.start, "end": phase.end, "first_step": first, "steps": steps,
+                       "weights": phase.weights, "probabilities": probabilities})
+        first += steps
+    selection = None
+    if spec.selection is not None:
+        selection = orjson.loads(corpus.fs.cat_file(corpus.path("selections", spec.selection, "selection.json")))
+    return {
+        "name": name,
+        "format": spec.format,
+        "seed": spec.seed,
+        "tokenizer": plan.counted_with,
+        "budget_tokens": plan.budget,
+        "steps": first,
+        "domains": {d: {"path": f"data/{s.folder}", "documents": s.documents, "tokens": s.tokens,
+                        "parts": parts[d], "tokens_drawn": plan.consumed[d], "epochs": plan.epochs[d]}
+                    for d, s in plan.domains.items()},
+        "phases": phases,
+        "exports": {
+            # Megatron-LM / NeMo --data-path per phase, for prefixes made by Megatron's
+            # tools/preprocess_data.py --input data/<domain>/ --output-prefix megatron/<domain>.
+            "megatron_blend": [" ".join(f"{p['weights'].get(d, 0.0):.6g} megatron/{plan.domains[d].folder}_text_document"
+                                        for d in domains if p["weights"].get(d, 0.0) > 0) for p in phases],
+            # datasets.interleave_datasets(probabilities=...) over the domains in this order.
+            "interleave_datasets": [{"domains": domains, "probabilities": [p["probabilities"].get(d, 0.0) for d in domains]}
+                                    for p in phases],
+        },
+        "warnings": plan.warnings,
+        "lineage": {"corpus": corpus.url, "docs_fingerprint": corpus.docs_fingerprint(), "selection": selection,
+                    "spec": asdict(spec), "spec_fingerprint": fingerprint(asdict(spec))},
+    }
+
+
+def emit_mixture(corpus_url: str, name: str, spec: MixtureSpec) -> list[str]:
+    """Writes mixtures/<name>; returns the summary lines. The caller holds the writer lock."""
+    started = time.time()
+    corpus = Corpus.open(corpus_url)
+    check_name(name, "a mixture name")
+    plan = plan_mixture(corpus, spec)
+    staging = corpus.path("mixtures", f".{name}-{uuid.uuid4().hex}")
+    with Catalog(corpus) as catalog:
+        parts = {domain: write_domain(catalog, corpus, plan, domain, staging) for domain in plan.domains}
+    document = manifest(corpus, name, plan, parts)
+    write_bytes_atomic(corpus.fs, f"{staging}/{MANIFEST}", orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    folder = corpus.path("mixtures", name)
+    if corpus.fs.exists(folder):
+        corpus.fs.rm(folder, recursive=True)
+    corpus.fs.mv(staging, folder, recursive=True)
+    lines = [f"mixture {name}: {len(plan.domains)} domains, {sum(s.documents for s in plan.domains.values()):,} documents, "
+             f"a budget of {plan.budget:,.0f} tokens ({plan.counted_with}) in {document['steps']:,} draws over "
+             f"{len(plan.phases)} phase{'s' if len(plan.phases) > 1 else ''} ({time.time() - started:.1f} s)"]
+    for phase in document["phases"]:
+        weights = ", ".join(f"{d} {w:.3f}" for d, w in phase["weights"].items())
+        lines.append(f"  {phase['start']:.2f}-{phase['end']:.2f} of training: {weights}")
+    lines.append("  epochs: " + ", ".join(f"{d} {e:.2f}" for d, e in plan.epochs.items()))
+    lines += [f"warning: {w}" for w in plan.warnings]
+    return lines
