@@ -56,10 +56,21 @@ def view_definitions(corpus: Corpus) -> str:
             # Each attrs table joins under an alias of its own, so that a table with a column of
             # its own name (tokens.tokens) still gives the row, not that column, as the struct.
             stage_columns="".join(f", {identifier(f'_attrs_{i}')} AS {identifier(s)}" for i, s in enumerate(stages)),
-            stage_joins=" ".join(f"LEFT JOIN {identifier(s)} AS {identifier(f'_attrs_{i}')} USING (id)" for i, s in enumerate(stages)),
+            stage_joins=" ".join(_attrs_join(corpus, stage, identifier(f"_attrs_{i}")) for i, stage in enumerate(stages)),
         )
     )
     return "\n".join(statements)
+
+
+def _attrs_join(corpus: Corpus, stage: str, alias: str) -> str:
+    """Attrs are row-aligned with docs (one row per document, part by part, in order) when their
+    stage finished after the documents were ingested: those join by position, which needs no
+    hash table (a hash join on id can put the documents' text on the build side and run out of
+    memory). Anything older joins on id."""
+    record, ingest = corpus.stage(stage), corpus.stage("ingest")
+    if record is not None and ingest is not None and record.finished_at >= ingest.finished_at:
+        return f"POSITIONAL JOIN {identifier(stage)} AS {alias}"
+    return f"LEFT JOIN {identifier(stage)} AS {alias} ON {alias}.id = docs.id"
 
 
 def _parts(corpus: Corpus, *table: str) -> str:

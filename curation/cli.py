@@ -522,8 +522,14 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
         f"curate report cluster_sizes {corpus}",
         f"curate report semdedup {corpus}",
         f'curate sql {corpus} "SELECT domain, count(*) AS picked FROM docs JOIN selection_balanced USING (id) GROUP BY ALL"',
+        f'curate sql {corpus} "SELECT domain, count(*) AS docs, sum(tokens) AS tokens FROM mixture_demo GROUP BY ALL"',
     ):
         click.echo(f"  {line.replace('curate', curate, 1)}")
+    mixture = Path(corpus) / "mixtures" / "demo"
+    click.echo(f"\nA trainer reads the mixture {mixture} (manifest.json has the schedule, Megatron blends and\n"
+               "interleave_datasets probabilities) as a deterministic, resumable stream:")
+    click.echo(f"  from curation.mixture import stream\n  for doc in stream({str(mixture)!r}, start_step=0):\n"
+               "      doc['step'], doc['phase'], doc['domain'], doc['text']")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,4 +58,10 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     assert results["embed"].rows_in == results["clusters"].rows_in == results["semdedup"].rows_in == docs
     assert 0 < results["semdedup"].rows_out < docs
     assert corpus.sql("SELECT count(*) AS n FROM selection_balanced").to_pylist() == [{"n": min(8000, docs)}]
+    # It ends with a mixture: natural shares, then code and math upsampled for the last 10%.
+    manifest = orjson.loads((Path(config.corpus) / "mixtures" / "demo" / "manifest.json").read_bytes())
+    base, end = manifest["phases"]
+    assert (base["end"], end["start"]) == (0.9, 0.9) and end["weights"]["code"] > base["weights"]["code"]
+    assert sum(d["documents"] for d in manifest["domains"].values()) == corpus.sql(
+        "SELECT count(*) AS n FROM selection_curated")["n"][0].as_py()
     assert Path(config.corpus).parent == tmp_path

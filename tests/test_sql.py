@@ -10,7 +10,7 @@ import pytest
 from conftest import CURATE, stdlib_texts, write_jsonl
 
 from curation import Corpus
-from curation.catalog import report_names
+from curation.catalog import report_names, view_definitions
 from curation.cli import main
 from curation.errors import UserError
 from curation.exact_dedup import exact_dedup
@@ -39,6 +39,25 @@ def test_views_and_the_wide_corpus_view(corpus_dir):
     assert kept == [{"n": 20}]
     by_domain = corpus.sql("SELECT source, domain, count(*) AS n FROM docs GROUP BY ALL").to_pylist()
     assert by_domain == [{"source": "code", "domain": "code", "n": 21}]
+
+
+def test_attrs_older_than_the_documents_join_on_id(corpus_dir, tmp_path):
+    """Fresh attrs join docs by position; attrs of a stage older than the ingest join on id. Both
+    give the same rows here, where the attrs are in fact current."""
+    import dataclasses
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(corpus_dir, copy)
+    corpus = Corpus.open(str(copy))
+    query = "SELECT id, exact_dedup.keep AS keep, minhash.id AS mid FROM corpus ORDER BY id"
+    positional = corpus.sql(query)
+    assert "POSITIONAL JOIN" in view_definitions(corpus)
+    corpus.record_stage(dataclasses.replace(corpus.stage("exact_dedup"), finished_at="2000-01-01T00:00:00+0000"))
+    definitions = view_definitions(corpus)
+    assert 'LEFT JOIN "exact_dedup"' in definitions and 'POSITIONAL JOIN "minhash"' in definitions
+    assert corpus.sql(query).equals(positional)
+    assert positional["id"].to_pylist() == positional["mid"].to_pylist()
 
 
 @pytest.mark.parametrize(
