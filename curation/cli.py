@@ -307,6 +307,28 @@ def distill_dataman(corpus_dir, name, settings, sample, holdout, seed) -> None:
                f"--set model={corpus.path('models', name)}")
 
 
+@cli.command("train-reference")
+@click.argument("corpus_dir")
+@click.option("--where", required=True, metavar="SQL", help="The curated documents the reference model learns from.")
+@click.option("--name", required=True, help="The model goes to models/NAME/ in the corpus.")
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--sample", type=click.IntRange(min=10), default=20_000, show_default=True, help="Most documents to train on.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_reference(corpus_dir, where, name, steps, sample, seed) -> None:
+    """Train JEST's reference model (a tiny byte-level LM, needs torch) on a curated subset."""
+    from curation.corpus import Corpus
+    from curation.select.store import check_name
+    from scorers.reference_loss import train_reference as train
+
+    corpus = Corpus.open(corpus_dir)
+    check_name(name, "a model name")
+    with corpus.writer_lock("train-reference"):
+        metrics = train(corpus_dir, where, name, steps, sample, seed)
+    click.echo(f"reference model {name}: {metrics['documents']:,} documents, {steps} steps, "
+               f"loss {metrics['mean_loss_on_training_documents']:.3f} nats/byte on them")
+    click.echo(f"cache its losses: curate score {corpus_dir} --scorer reference_loss --set model={corpus.path('models', name)}")
+
+
 @cli.command()
 def scorers() -> None:
     """List the scorers `curate score` can run."""

@@ -41,9 +41,10 @@ def registry() -> dict[str, type[Scorer]]:
     from scorers.fasttext_quality import QualityScorer
     from scorers.heuristics import HeuristicsScorer
     from scorers.langid import LanguageScorer
+    from scorers.reference_loss import ReferenceLossScorer
     from scorers.tokens import TokenScorer
 
-    scorers = (HeuristicsScorer, LanguageScorer, QualityScorer, DataManScorer, TokenScorer)
+    scorers = (HeuristicsScorer, LanguageScorer, QualityScorer, DataManScorer, TokenScorer, ReferenceLossScorer)
     return {scorer.name: scorer for scorer in scorers}
 
 
