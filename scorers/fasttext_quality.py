@@ -47,7 +47,8 @@ def training_texts(corpus: Corpus, source: str) -> list[str]:
     table = corpus.sql(query)
     if "text" not in table.column_names:
         raise UserError(f"the query for training texts must return a text column: {source}")
-    return table["text"].to_pylist()
+    # DuckDB returns rows in no fixed order; sorted, the seeded held-out split is the same every run.
+    return sorted(table["text"].to_pylist())
 
 
 def top_share_threshold(scores: np.ndarray, weights: np.ndarray, share: float) -> float:
