@@ -456,11 +456,17 @@ def sql(corpus_dir, query, fmt, output) -> None:
 @click.option("--format", "fmt", type=click.Choice(SQL_FORMATS), default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None)
 def report(name, corpus_dir, fmt, output) -> None:
-    """Run a canned report: size, rejects, funnel, fuzzy_clusters, cluster_sizes, semdedup."""
+    """Run a canned report: size, rejects, funnel, fuzzy_clusters, cluster_sizes, semdedup; or html,
+    a self-contained page of plots (DIR/report.html unless --output)."""
     from curation.catalog import report_sql
     from curation.corpus import Corpus
     from curation.output import write_table
 
+    if name == "html":
+        from curation.report.html import write_report
+
+        click.echo(f"report: {write_report(corpus_dir, output)}")
+        return
     write_table(Corpus.open(corpus_dir).sql(report_sql(name)), fmt, output)
 
 
@@ -506,6 +512,9 @@ def _run_pipeline(config, workers, dask_address) -> None:
             _echo_lines(result)
         else:
             _echo_record(name.replace("_", " "), result)
+    from curation.report.html import write_report
+
+    click.echo(f"report: {write_report(config.corpus)}")
 
 
 @cli.command()
