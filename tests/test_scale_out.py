@@ -1,0 +1,135 @@
+"""Scale-out: the same pipeline on an existing Dask cluster (a `dask scheduler` and two `dask
+worker` processes on 127.0.0.1, reporting to a `prefect server` started here) gives the same
+corpus, selections and mixture as a run on the built-in LocalCluster."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from conftest import CURATE, write_jsonl
+
+from curation.demo import sources
+from curation.demo.build import DEFAULT_DATA_DIR
+
+BIN = Path(sys.executable).parent
+PIPELINE = """
+corpus: {corpus}
+inputs:
+  - {{path: docs.jsonl, source: linux-doc, domain: docs}}
+  - {{path: fortunes.jsonl, source: fortunes, domain: literature}}
+ingest: {{shard_size: 100}}
+stages:
+  scores: [{{scorer: heuristics}}, {{scorer: langid}}]
+  exact_dedup: {{scope: global}}
+  minhash: {{threshold: 0.8}}
+  embed: {{encoder: hashing}}
+  clusters: {{k: [6, 2]}}
+selections:
+  kept: {{where: "exact_dedup.keep AND minhash.keep", random: true, percent: 60}}
+mixtures:
+  mix: {{selection: kept, upsample: {{literature: 2}}, upsample_fraction: 0.2}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"{what} did not come up"
+        time.sleep(0.5)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{url}/health", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture()
+def external_cluster(tmp_path):
+    """A Prefect server and a Dask scheduler with two single-threaded workers, all on 127.0.0.1."""
+    api = f"http://127.0.0.1:{_free_port()}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api}
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    processes = [subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port",
+                                   api.split(":")[2].split("/")[0]], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)]
+    scheduler = f"tcp://127.0.0.1:{_free_port()}"
+    try:
+        _wait(lambda: _healthy(api), "prefect server")
+        processes.append(subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                                           scheduler.rsplit(":", 1)[1], "--no-dashboard"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(2):
+            processes.append(subprocess.Popen([str(BIN / "dask"), "worker", scheduler, "--nthreads", "1",
+                                               "--no-dashboard"], env=env, cwd=str(Path(__file__).parent.parent),
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        def two_workers() -> bool:
+            from distributed import Client
+
+            try:
+                with Client(scheduler, timeout=5) as client:
+                    return len(client.scheduler_info()["workers"]) == 2
+            except OSError:
+                return False
+
+        _wait(two_workers, "two dask workers")
+        yield scheduler, env
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _tables(corpus: Path) -> dict[str, object]:
+    tables = {}
+    for path in sorted(corpus.rglob("*.parquet")):
+        relative = str(path.relative_to(corpus))
+        if not relative.startswith((".staging", "models")):
+            tables[relative] = pq.read_table(path)
+    return tables
+
+
+def test_an_external_dask_cluster_gives_the_local_result(tmp_path, external_cluster):
+    scheduler, env = external_cluster
+    root = DEFAULT_DATA_DIR / "root"
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": f"d{i}", "text": t[:3000]} for i, (_, t) in enumerate(itertools.islice(sources.linux_docs(root), 200))])
+    write_jsonl(tmp_path / "fortunes.jsonl", [{"id": f"f{i}", "text": t} for i, (_, t) in enumerate(itertools.islice(sources.fortunes(root), 200))])
+    runs = {}
+    for label, options in (("local", ["--workers", "2"]), ("external", ["--dask-address", scheduler])):
+        pipeline = tmp_path / f"{label}.yaml"
+        pipeline.write_text(PIPELINE.format(corpus=label))
+        result = subprocess.run([*CURATE, "-q", "run", str(pipeline), *options], env=env, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[label] = tmp_path / label
+    from distributed import Client
+
+    with Client(scheduler) as client:  # the external workers ran the score tasks themselves
+        assert list(client.run(lambda: "scorers.heuristics" in sys.modules).values()) == [True, True]
+    local, external = _tables(runs["local"]), _tables(runs["external"])
+    assert local.keys() == external.keys() and any(k.startswith("mixtures/mix/data/") for k in local)
+    for name in local:
+        assert local[name].equals(external[name]), name
+    manifests = [orjson.loads((runs[label] / "mixtures" / "mix" / "manifest.json").read_bytes()) for label in runs]
+    for manifest in manifests:
+        manifest["lineage"].pop("corpus")
+    assert manifests[0] == manifests[1]
