@@ -486,6 +486,11 @@ def _run_pipeline(config, workers, dask_address) -> None:
     from curation.ingest.units import discover_units
 
     discover_units([item.spec() for item in config.inputs])  # wrong paths fail before the runtime starts
+    from curation.corpus import MANIFEST, Corpus
+
+    corpus = Corpus(config.corpus)
+    if corpus.fs.exists(corpus.path(MANIFEST)):
+        corpus.writer_lock("run").check_free()  # a second run fails before the runtime starts
     from curation.select.store import check_name
     from scorers.stage import ScoreConfig, check_table_name
 

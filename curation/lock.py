@@ -45,12 +45,20 @@ class WriterLock:
             if holder is None or self._is_stale(holder):
                 self._remove()
                 continue
-            raise CorpusLocked(
-                f"corpus is locked by `{holder.get('command')}` (pid {holder.get('pid')} on "
-                f"{holder.get('host')} since {holder.get('since')}); wait for it to finish, "
-                f"or remove {self.path} if that process is gone"
-            )
+            raise CorpusLocked(self._message(holder))
         raise CorpusLocked(f"could not take the lock {self.path}")
+
+    def check_free(self) -> None:
+        """Fail now, as ``acquire`` would, when a live process holds the lock: a check before slow
+        start-up (a Prefect server, a Dask cluster). ``acquire`` still decides."""
+        holder = self._read_holder()
+        if holder is not None and not self._is_stale(holder):
+            raise CorpusLocked(self._message(holder))
+
+    def _message(self, holder: dict) -> str:
+        return (f"corpus is locked by `{holder.get('command')}` (pid {holder.get('pid')} on "
+                f"{holder.get('host')} since {holder.get('since')}); wait for it to finish, "
+                f"or remove {self.path} if that process is gone")
 
     def release(self) -> None:
         holder = self._read_holder()

@@ -84,6 +84,26 @@ def test_a_second_writer_fails_at_once_naming_the_holder_and_a_dead_holder_is_ta
     assert not (tmp_path / "c" / "corpus.lock").exists()
 
 
+def test_a_second_curate_run_is_refused_at_once(tmp_path, capsys):
+    from curation.cli import main
+
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "one"}, {"text": "two"}])
+    (tmp_path / "pipeline.yaml").write_text("corpus: c\ninputs: [{path: in.jsonl}]\n")
+    Corpus.create(str(tmp_path / "c"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.replace("curate dedup --exact", "run"), str(tmp_path / "c")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.time()
+        assert main(["run", str(tmp_path / "pipeline.yaml")]) == 2
+        assert time.time() - started < 5  # before any Prefect server or Dask cluster starts
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and "locked by `run`" in error and f"pid {holder.pid}" in error
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+
 def test_a_file_url_corpus_works_end_to_end(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", [{"text": "one"}, {"text": "two"}, {"text": "one"}])
     url = f"file://{tmp_path}/c"
