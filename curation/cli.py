@@ -330,6 +330,39 @@ def train_reference(corpus_dir, where, name, steps, sample, seed) -> None:
 
 
 @cli.command()
+@click.argument("corpus_dir")
+def verify(corpus_dir) -> None:
+    """Check every part against the checksums in corpus.json; name what is damaged and the remedy."""
+    from curation.checksums import verify as verify_parts
+    from curation.corpus import Corpus
+
+    corpus = Corpus.open(corpus_dir)
+    problems = verify_parts(corpus)
+    for problem in problems:
+        click.echo(f"damaged: {problem.replace('DIR', corpus_dir)}", err=True)
+    checked = len(corpus.manifest().get("checksums", {}))
+    if problems:
+        raise DataRejected(f"{len(problems)} of {checked:,} parts are damaged or missing")
+    click.echo(f"{checked:,} parts checked, all as recorded")
+
+
+@cli.command()
+@click.argument("corpus_dir")
+@click.argument("stages", nargs=-1, required=True)
+def forget(corpus_dir, stages) -> None:
+    """Forget finished stages, so the next run redoes them (their outputs are rewritten then)."""
+    from curation.corpus import Corpus
+
+    corpus = Corpus.open(corpus_dir)
+    unknown = [s for s in stages if corpus.stage(s) is None]
+    if unknown:
+        raise UserError(f"no finished stage named {', '.join(unknown)} in {corpus_dir}")
+    with corpus.writer_lock("forget"):
+        corpus.forget_stages(list(stages))
+    click.echo(f"forgot {', '.join(stages)}; `curate run` (or the stage's command) redoes them")
+
+
+@cli.command()
 def scorers() -> None:
     """List the scorers `curate score` can run."""
     from scorers.base import registry

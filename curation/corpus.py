@@ -145,18 +145,27 @@ class Corpus:
         self.fs.mv(source_path, self.part_path(table, part))
 
     def read_part(self, table: str, part: str, columns: list[str] | None = None) -> pa.Table:
-        with self.fs.open(self.part_path(table, part), "rb") as handle:
+        with self.fs.open(self.part_path(table, part), "rb") as handle, self._readable(table, part):
             return pq.read_table(handle, columns=columns)
+
+    @contextlib.contextmanager
+    def _readable(self, table: str, part: str) -> Iterator[None]:
+        """A part that Parquet cannot read is named, with where to go next."""
+        try:
+            yield
+        except (pa.ArrowInvalid, pa.ArrowIOError) as error:
+            raise UserError(f"{table}/{part}.parquet in {self.url} cannot be read ({str(error).splitlines()[0][:120]}); "
+                            f"`curate verify {self.url}` checks every part and says how to recover") from None
 
     def iter_batches(
         self, table: str, part: str, columns: list[str] | None = None, batch_size: int = 4096
     ) -> Iterator[pa.RecordBatch]:
         """Stream a part in record batches, reading only the named columns."""
-        with self.fs.open(self.part_path(table, part), "rb") as handle:
+        with self.fs.open(self.part_path(table, part), "rb") as handle, self._readable(table, part):
             yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_size, columns=columns)
 
     def part_rows(self, table: str, part: str) -> int:
-        with self.fs.open(self.part_path(table, part), "rb") as handle:
+        with self.fs.open(self.part_path(table, part), "rb") as handle, self._readable(table, part):
             return pq.ParquetFile(handle).metadata.num_rows
 
     def rows(self, table: str = "docs") -> int:
@@ -205,10 +214,16 @@ class Corpus:
         return None
 
     def record_stage(self, record: StageRecord) -> None:
-        """Remember a finished stage; a rerun of the same stage replaces its earlier record."""
+        """Remember a finished stage, with the checksums of the parts it wrote; a rerun of the same
+        stage replaces its earlier record and checksums."""
+        from curation.checksums import stage_checksums, stage_tables
+
         manifest = self.manifest()
         manifest["stages"] = [r for r in manifest["stages"] if r["name"] != record.name]
         manifest["stages"].append(asdict(record))
+        prefixes = tuple(f"{table}/" for table in stage_tables(record.name))
+        kept = {path: c for path, c in manifest.get("checksums", {}).items() if not path.startswith(prefixes)}
+        manifest["checksums"] = kept | stage_checksums(self, record.name)
         self._write_manifest(manifest)
 
     def forget_stages(self, names: list[str]) -> None:
