@@ -61,11 +61,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture()
-def external_cluster(tmp_path):
+@pytest.fixture(scope="module")
+def external_cluster(tmp_path_factory):
     """A Prefect server and a Dask scheduler with two single-threaded workers, all on 127.0.0.1."""
     api = f"http://127.0.0.1:{_free_port()}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")), "PREFECT_API_URL": api}
     env.pop("MALLOC_TRIM_THRESHOLD_", None)
     processes = [subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port",
                                    api.split(":")[2].split("/")[0]], env=env, stdout=subprocess.DEVNULL,
@@ -91,7 +91,7 @@ def external_cluster(tmp_path):
                 return False
 
         _wait(two_workers, "two dask workers")
-        yield scheduler, env
+        yield scheduler, env, processes[2:]
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -108,18 +108,30 @@ def _tables(corpus: Path) -> dict[str, object]:
     return tables
 
 
-def test_an_external_dask_cluster_gives_the_local_result(tmp_path, external_cluster):
-    scheduler, env = external_cluster
+def _inputs(tmp_path: Path, count: int) -> None:
     root = DEFAULT_DATA_DIR / "root"
-    write_jsonl(tmp_path / "docs.jsonl", [{"id": f"d{i}", "text": t[:3000]} for i, (_, t) in enumerate(itertools.islice(sources.linux_docs(root), 200))])
-    write_jsonl(tmp_path / "fortunes.jsonl", [{"id": f"f{i}", "text": t} for i, (_, t) in enumerate(itertools.islice(sources.fortunes(root), 200))])
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": f"d{i}", "text": t[:3000]} for i, (_, t) in enumerate(itertools.islice(sources.linux_docs(root), count))])
+    write_jsonl(tmp_path / "fortunes.jsonl", [{"id": f"f{i}", "text": t} for i, (_, t) in enumerate(itertools.islice(sources.fortunes(root), count))])
+
+
+def _run(tmp_path: Path, label: str, options: list[str], env: dict) -> subprocess.Popen:
+    pipeline = tmp_path / f"{label}.yaml"
+    pipeline.write_text(PIPELINE.format(corpus=label))
+    return subprocess.Popen([*CURATE, "-q", "run", str(pipeline), *options], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finished(process: subprocess.Popen) -> None:
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+def test_an_external_dask_cluster_gives_the_local_result(tmp_path, external_cluster):
+    scheduler, env, _ = external_cluster
+    _inputs(tmp_path, 200)
     runs = {}
     for label, options in (("local", ["--workers", "2"]), ("external", ["--dask-address", scheduler])):
-        pipeline = tmp_path / f"{label}.yaml"
-        pipeline.write_text(PIPELINE.format(corpus=label))
-        result = subprocess.run([*CURATE, "-q", "run", str(pipeline), *options], env=env, capture_output=True,
-                                text=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-3000:]
+        _finished(_run(tmp_path, label, options, env))
         runs[label] = tmp_path / label
     from distributed import Client
 
@@ -133,3 +145,25 @@ def test_an_external_dask_cluster_gives_the_local_result(tmp_path, external_clus
     for manifest in manifests:
         manifest["lineage"].pop("corpus")
     assert manifests[0] == manifests[1]
+
+
+def test_a_worker_killed_mid_stage_loses_nothing(tmp_path, external_cluster):
+    """SIGKILL one worker process while the heuristics parts are being scored: Dask reruns its
+    tasks elsewhere (its nanny restarts it) and the run ends with the uninterrupted result."""
+    import psutil
+
+    scheduler, env, workers = external_cluster
+    _inputs(tmp_path, 1500)
+    _finished(_run(tmp_path, "local", ["--workers", "2"], env))
+    run = _run(tmp_path, "external", ["--dask-address", scheduler], env)
+    staging = tmp_path / "external" / ".staging"
+    _wait(lambda: len(list(staging.glob("heuristics-*/part-*.parquet"))) >= 2 or run.poll() is not None,
+          "the heuristics stage")
+    assert run.poll() is None, "the run ended before a worker could be killed"
+    victim = psutil.Process(workers[0].pid).children(recursive=True)[0]  # the worker under its nanny
+    victim.kill()
+    _finished(run)
+    local, external = _tables(tmp_path / "local"), _tables(tmp_path / "external")
+    assert local.keys() == external.keys()
+    for name in local:
+        assert local[name].equals(external[name]), name
