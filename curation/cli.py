@@ -330,6 +330,51 @@ def train_reference(corpus_dir, where, name, steps, sample, seed) -> None:
 
 
 @cli.command()
+@click.argument("pipeline", type=click.Path())
+@click.option("--cron", required=True, help='When to run, e.g. "0 3 * * *" (03:00 every day).')
+@click.option("--name", required=True, help="The deployment's name.")
+def deploy(pipeline, cron, name) -> None:
+    """Register a scheduled run of a pipeline file on the Prefect server at PREFECT_API_URL."""
+    _prefect_server_and(pipeline)
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron)
+    except ValueError:
+        raise UserError(f"--cron {cron!r} is not a cron expression (e.g. \"0 3 * * *\")") from None
+    from flows.deploy import deploy as register
+
+    deployment = register(pipeline, cron, name)
+    click.echo(f"deployment scheduled-pipeline/{name} ({deployment}): {cron}; `curate serve` runs it when due")
+
+
+@cli.command()
+@click.option("--name", "names", multiple=True, help="Serve only these deployments (default: all of scheduled-pipeline).")
+def serve(names) -> None:
+    """Run the registered pipeline deployments when they are due (until stopped)."""
+    _prefect_server_and(None)
+    from flows.deploy import serve as serve_deployments
+
+    serve_deployments(tuple(names))
+
+
+def _prefect_server_and(pipeline: str | None) -> None:
+    """A schedule lives on a Prefect server: one must be named, and the pipeline must load."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise UserError("set PREFECT_API_URL to your Prefect server (e.g. http://127.0.0.1:4200/api after "
+                            "`prefect server start`)")
+    if pipeline is not None:
+        from curation.config import load_config
+
+        load_config(pipeline)
+
+
+@cli.command()
 @click.argument("corpus_dir")
 def verify(corpus_dir) -> None:
     """Check every part against the checksums in corpus.json; name what is damaged and the remedy."""

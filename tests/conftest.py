@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -84,3 +86,44 @@ def kill_once_staged(command: list[str], staging: Path, pattern: str, count: int
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"{what} did not happen in {timeout:.0f} s"
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path) -> Iterator[tuple[str, dict]]:
+    """`prefect server start` on 127.0.0.1; yields its API URL and an environment pointing at it."""
+    import urllib.request
+
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": api}
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def healthy() -> bool:
+        try:
+            return urllib.request.urlopen(f"{api}/health", timeout=2).status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(healthy, "prefect server")
+        yield api, env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

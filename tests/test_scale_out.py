@@ -5,18 +5,14 @@ corpus, selections and mixture as a run on the built-in LocalCluster."""
 from __future__ import annotations
 
 import itertools
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
-from conftest import CURATE, write_jsonl
+from conftest import CURATE, free_port, prefect_server, wait_until, write_jsonl
 
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
@@ -41,41 +37,14 @@ mixtures:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(condition, what: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, f"{what} did not come up"
-        time.sleep(0.5)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(f"{url}/health", timeout=2).status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def external_cluster(tmp_path_factory):
     """A Prefect server and a Dask scheduler with two single-threaded workers, all on 127.0.0.1."""
-    api = f"http://127.0.0.1:{_free_port()}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")), "PREFECT_API_URL": api}
-    env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    processes = [subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port",
-                                   api.split(":")[2].split("/")[0]], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)]
-    scheduler = f"tcp://127.0.0.1:{_free_port()}"
-    try:
-        _wait(lambda: _healthy(api), "prefect server")
-        processes.append(subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
-                                           scheduler.rsplit(":", 1)[1], "--no-dashboard"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    with prefect_server(tmp_path_factory.mktemp("prefect")) as (_, env):
+        scheduler = f"tcp://127.0.0.1:{free_port()}"
+        processes = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                                       scheduler.rsplit(":", 1)[1], "--no-dashboard"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         for _ in range(2):
             processes.append(subprocess.Popen([str(BIN / "dask"), "worker", scheduler, "--nthreads", "1",
                                                "--no-dashboard"], env=env, cwd=str(Path(__file__).parent.parent),
@@ -90,13 +59,14 @@ def external_cluster(tmp_path_factory):
             except OSError:
                 return False
 
-        _wait(two_workers, "two dask workers")
-        yield scheduler, env, processes[2:]
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        try:
+            wait_until(two_workers, "two dask workers")
+            yield scheduler, env, processes[1:]
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
 
 
 def _tables(corpus: Path) -> dict[str, object]:
@@ -157,7 +127,7 @@ def test_a_worker_killed_mid_stage_loses_nothing(tmp_path, external_cluster):
     _finished(_run(tmp_path, "local", ["--workers", "2"], env))
     run = _run(tmp_path, "external", ["--dask-address", scheduler], env)
     staging = tmp_path / "external" / ".staging"
-    _wait(lambda: len(list(staging.glob("heuristics-*/part-*.parquet"))) >= 2 or run.poll() is not None,
+    wait_until(lambda: len(list(staging.glob("heuristics-*/part-*.parquet"))) >= 2 or run.poll() is not None,
           "the heuristics stage")
     assert run.poll() is None, "the run ended before a worker could be killed"
     victim = psutil.Process(workers[0].pid).children(recursive=True)[0]  # the worker under its nanny
