@@ -29,7 +29,7 @@ from curation.checksums import output_checksums
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 
-PIPELINE = (Path(__file__).resolve().parent.parent / "tests" / "test_soak.py").read_text().split('PIPELINE = """')[1].split('"""')[0]
+PIPELINE = (Path(__file__).resolve().parent / "soak_pipeline.yaml").read_text()
 
 
 def make_inputs(work: Path, docs: int) -> None:

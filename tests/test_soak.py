@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import CURATE, kill_once_staged, write_jsonl
@@ -16,24 +17,7 @@ from curation.checksums import output_checksums
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 
-PIPELINE = """
-corpus: corpus
-inputs:
-  - {path: docs.jsonl, source: linux-doc, domain: docs}
-  - {path: fortunes.jsonl, source: fortunes, domain: literature}
-ingest: {shard_size: 150}
-stages:
-  scores: [{scorer: heuristics}, {scorer: langid}]
-  exact_dedup: {scope: global}
-  minhash: {threshold: 0.8}
-  embed: {encoder: hashing}
-  clusters: {k: [6, 2]}
-  semdedup: {eps: [0.1]}
-selections:
-  kept: {where: "exact_dedup.keep AND minhash.keep AND semdedup.keep", random: true, percent: 70}
-mixtures:
-  mix: {selection: kept, upsample: {literature: 2}, upsample_fraction: 0.2}
-"""
+PIPELINE = (Path(__file__).resolve().parent.parent / "benchmarks" / "soak_pipeline.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
