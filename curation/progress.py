@@ -29,13 +29,14 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def progress(label: str, total: int, unit: str = "shards") -> Iterator[Callable[..., None]]:
-    """Yields ``advance(amount=1)``, to call as items finish."""
+def progress(label: str, total: int, unit: str = "shards", parts: int | None = None) -> Iterator[Callable[..., None]]:
+    """Yields ``advance(amount=1)``, to call as items finish. With ``parts``, the bar also counts
+    the parts done of ``parts`` (items are then e.g. documents, and each call finishes a part)."""
     if not enabled() or total == 0:
         yield lambda amount=1: None
         return
     columns = (
-        TextColumn(f"{label:<12}"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn(unit),
@@ -44,5 +45,16 @@ def progress(label: str, total: int, unit: str = "shards") -> Iterator[Callable[
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda amount=1: bar.advance(task, amount)
+        done = 0
+
+        def describe() -> str:
+            return f"{label:<12}" + (f" {done}/{parts} parts" if parts else "")
+
+        task = bar.add_task(describe(), total=total)
+
+        def advance(amount: int = 1) -> None:
+            nonlocal done
+            done += 1
+            bar.update(task, advance=amount, description=describe())
+
+        yield advance

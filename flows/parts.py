@@ -15,10 +15,13 @@ from flows.runtime import task_runner
 
 
 def map_over_parts(part_task: Task, plan: StagePlan, label: str) -> None:
-    with progress(label, len(plan.parts), "parts") as advance:
-        for future in as_completed(part_task.map(unmapped(plan), plan.parts)):
+    """Progress counts documents (so the rate is documents per second) and parts done."""
+    futures = part_task.map(unmapped(plan), plan.parts)
+    rows = {id(future): count for future, count in zip(futures, plan.part_rows, strict=True)}
+    with progress(label, sum(plan.part_rows), "docs", parts=len(plan.parts)) as advance:
+        for future in as_completed(futures):
             future.result()
-            advance()
+            advance(rows[id(future)])
 
 
 def run_parts(stage: str, corpus_url: str, config, part_task: Task, finish: Callable[[StagePlan], object],
