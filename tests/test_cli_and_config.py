@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 from conftest import CURATE, stdlib_texts, write_jsonl
@@ -81,6 +82,25 @@ def test_pipeline_reruns_skip_finished_stages_and_redo_what_changed(tmp_path, da
     assert results["ingest"].skipped
     assert corpus.stage("exact_dedup").rows_out == 20
     assert corpus.stage("ingest").finished_at == first["ingest"]
+
+
+def test_a_changed_stage_reruns_with_what_depends_on_it_and_nothing_else(tmp_path, dask_address):
+    from flows.pipeline import run_pipeline
+
+    write_jsonl(tmp_path / "in.jsonl", [{"text": t} for _, t in stdlib_texts(120)])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("corpus: c\ninputs: [{path: in.jsonl}]\nstages:\n  scores: [{scorer: heuristics}]\n"
+                        "  exact_dedup: {}\n  embed: {encoder: hashing, max_chars: 2000}\n  clusters: {k: [6, 2]}\n"
+                        "  semdedup: {eps: [0.1]}\n")
+    run_pipeline(load_config(str(pipeline)), dask_address)
+    corpus = Corpus.open(str(tmp_path / "c"))
+    first = {r["name"]: r["finished_at"] for r in corpus.manifest()["stages"]}
+    time.sleep(1.1)  # finished_at has one-second resolution
+    pipeline.write_text(pipeline.read_text().replace("max_chars: 2000", "max_chars: 1000"))
+    run_pipeline(load_config(str(pipeline)), dask_address)
+    second = {r["name"]: r["finished_at"] for r in corpus.manifest()["stages"]}
+    rerun = sorted(name for name in first if second[name] != first[name])
+    assert rerun == ["clusters", "embed", "semdedup"]
 
 
 def test_curate_sql_in_process_reports_sql_errors_as_one_line(tmp_path, capsys):
