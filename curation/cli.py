@@ -593,11 +593,10 @@ def _run_pipeline(config, workers, dask_address) -> None:
             _echo_lines(result.lines())
         elif isinstance(result, list):
             _echo_lines(result)
+        elif isinstance(result, str):
+            click.echo(f"{name}: {result}")
         else:
             _echo_record(name.replace("_", " "), result)
-    from curation.report.html import write_report
-
-    click.echo(f"report: {write_report(config.corpus)}")
 
 
 @cli.command()

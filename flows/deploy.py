@@ -4,8 +4,8 @@
     curate serve                                                     # run what is due, until stopped
 
 A run is the flow ``scheduled-pipeline``: the whole pipeline (on the config's Dask cluster, or a
-LocalCluster), then the HTML report, then two Prefect artifacts on the run: a table of rows in and
-out per stage and a link to the report.
+LocalCluster), which ends, as every pipeline run does, with the HTML report and two Prefect
+artifacts: a table of rows in and out per stage and a link to the report.
 """
 
 from __future__ import annotations
@@ -13,36 +13,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
-from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.deployments.runner import EntrypointType
 
 from curation.config import load_config
-from curation.corpus import Corpus
-from curation.report.html import write_report
 from flows.pipeline import run_pipeline
 from flows.runtime import dask_cluster
 
 FLOW_NAME = "scheduled-pipeline"
 
 
-def publish_artifacts(corpus_url: str, report: str) -> None:
-    stages = Corpus.open(corpus_url).manifest()["stages"]
-    create_table_artifact(key="stages", description=f"Rows in and out per stage of {corpus_url}",
-                          table=[{k: s[k] for k in ("name", "rows_in", "rows_out", "wall_time_s")} for s in stages])
-    link = report if "://" in report else Path(report).resolve().as_uri()
-    create_link_artifact(key="report", link=link, link_text="HTML report", description=f"The report of {corpus_url}")
-
-
 @flow(name=FLOW_NAME, log_prints=True)
 def scheduled_pipeline(pipeline: str) -> str:
     config = load_config(pipeline)
     with dask_cluster(config.workers, config.dask_address) as address:
-        run_pipeline(config, address)
-    report = write_report(config.corpus)
-    publish_artifacts(config.corpus, report)
-    return report
+        return run_pipeline(config, address)["report"]
 
 
 def _deployment(name: str, pipeline: str, **schedule):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow
+from prefect.artifacts import create_link_artifact, create_table_artifact
 
 from curation.config import PipelineConfig
-from curation.corpus import StageRecord
+from curation.corpus import Corpus, StageRecord
 from curation.ingest.stage import IngestSummary, corpus_for_ingest
 from curation.mixture.emit import emit_mixture
+from curation.report.html import write_report
 from flows.cluster import cluster_flow
 from flows.embed import embed_flow
 from flows.exact_dedup import exact_dedup_flow
@@ -22,10 +26,10 @@ from scorers.stage import ScoreConfig
 
 
 @flow(name="pipeline", log_prints=True)
-def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | list[str]]:
+def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | list[str] | str]:
     runner = task_runner(dask_address)
     specs = [item.spec() for item in config.inputs]
-    results: dict[str, IngestSummary | StageRecord | list[str]] = {
+    results: dict[str, IngestSummary | StageRecord | list[str] | str] = {
         "ingest": ingest_flow.with_options(task_runner=runner)(config.corpus, specs, config.ingest.options())
     }
     for stage in config.stages.scores:
@@ -46,10 +50,21 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, Ingest
         results[f"selection_{name}"] = run_selection(config.corpus, name, selection)
     for name, mixture in config.mixtures.items():
         results[f"mixture_{name}"] = emit_mixture(config.corpus, name, mixture.spec())
+    results["report"] = write_report(config.corpus)
+    publish_artifacts(config.corpus, results["report"])
     return results
 
 
-def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | list[str]]:
+def publish_artifacts(corpus_url: str, report: str) -> None:
+    """On the flow run in Prefect's UI: rows in and out per stage, and a link to the report."""
+    stages = Corpus.open(corpus_url).manifest()["stages"]
+    create_table_artifact(key="stages", description=f"Rows in and out per stage of {corpus_url}",
+                          table=[{k: s[k] for k in ("name", "rows_in", "rows_out", "wall_time_s")} for s in stages])
+    link = report if "://" in report else Path(report).resolve().as_uri()
+    create_link_artifact(key="report", link=link, link_text="HTML report", description=f"The report of {corpus_url}")
+
+
+def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, IngestSummary | StageRecord | list[str] | str]:
     corpus = corpus_for_ingest(config.corpus, [item.spec() for item in config.inputs])
     with corpus.writer_lock("run"):
         return pipeline_flow(config, dask_address)

@@ -37,11 +37,11 @@ async def _deployment_and_run(name: str) -> tuple[object, object]:
 
 async def _state_and_artifacts(run_id) -> tuple[str, list]:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    async with get_client() as client:
+    async with get_client() as client:  # this server has seen no other run: the pipeline subflow's artifacts
         run = await client.read_flow_run(run_id)
-        artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+        artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["stages", "report"])))
     return run.state.type.value, artifacts
 
 
