@@ -154,6 +154,8 @@ class Corpus:
         try:
             yield
         except (pa.ArrowInvalid, pa.ArrowIOError) as error:
+            if "FieldRef" in str(error):  # a column asked for that the part does not have: not damage
+                raise
             raise UserError(f"{table}/{part}.parquet in {self.url} cannot be read ({str(error).splitlines()[0][:120]}); "
                             f"`curate verify {self.url}` checks every part and says how to recover") from None
 

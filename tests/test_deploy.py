@@ -45,7 +45,9 @@ async def _state_and_artifacts(run_id) -> tuple[str, list]:
     return run.state.type.value, artifacts
 
 
-def test_deploy_serve_and_a_completed_run_with_artifacts(tmp_path, monkeypatch):
+def test_deploy_serve_and_a_completed_run_with_artifacts(tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     root = DEFAULT_DATA_DIR / "root"
     write_jsonl(tmp_path / "fortunes.jsonl", [{"id": f"f{i}", "text": t} for i, (_, t) in enumerate(itertools.islice(sources.fortunes(root), 300))])
     (tmp_path / "pipeline.yaml").write_text(PIPELINE)
@@ -56,23 +58,23 @@ def test_deploy_serve_and_a_completed_run_with_artifacts(tmp_path, monkeypatch):
         deployed = subprocess.run([*CURATE, "deploy", str(tmp_path / "pipeline.yaml"), "--cron", "0 3 * * *",
                                    "--name", "nightly"], env=env, capture_output=True, text=True, timeout=120)
         assert deployed.returncode == 0, deployed.stderr[-2000:]
-        monkeypatch.setenv("PREFECT_API_URL", api)
-        deployment, run = asyncio.run(_deployment_and_run("nightly"))
-        assert [s.schedule.cron for s in deployment.schedules] == ["0 3 * * *"]
-        assert deployment.parameters == {"pipeline": str(tmp_path / "pipeline.yaml")}
-
-        server = subprocess.Popen([*CURATE, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True, start_new_session=True)
-        try:
-            wait_until(lambda: asyncio.run(_state_and_artifacts(run.id))[0] in ("COMPLETED", "FAILED", "CRASHED"),
-                       "the triggered run", timeout=300)
-        finally:
-            server.send_signal(signal.SIGINT)
+        # A setting, not the environment: another test's Prefect server may be the active setting here.
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            deployment, run = asyncio.run(_deployment_and_run("nightly"))
+            assert [s.schedule.cron for s in deployment.schedules] == ["0 3 * * *"]
+            assert deployment.parameters == {"pipeline": str(tmp_path / "pipeline.yaml")}
+            server = subprocess.Popen([*CURATE, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True, start_new_session=True)
             try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        state, artifacts = asyncio.run(_state_and_artifacts(run.id))
+                wait_until(lambda: asyncio.run(_state_and_artifacts(run.id))[0] in ("COMPLETED", "FAILED", "CRASHED"),
+                           "the triggered run", timeout=300)
+            finally:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+            state, artifacts = asyncio.run(_state_and_artifacts(run.id))
         assert state == "COMPLETED"
         kinds = {a.key: a for a in artifacts}
         assert {"stages", "report"} <= set(kinds)
