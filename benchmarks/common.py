@@ -41,6 +41,18 @@ def make_data(directory: Path, size_mb: int, duplicate_every: int = 0) -> Path:
     return target
 
 
+def ingested(directory: Path, size_mb: int, name: str) -> Path:
+    """A corpus of ``make_data(directory, size_mb)`` at directory/<name>-<size>mb, ingested once."""
+    from curation.ingest.stage import ingest
+    from curation.ingest.units import InputSpec
+
+    data = make_data(directory, size_mb)
+    corpus_dir = directory / f"{name}-{size_mb}mb"
+    if not (corpus_dir / "corpus.json").exists():
+        ingest(str(corpus_dir), [InputSpec(str(data))])
+    return corpus_dir
+
+
 def _real_texts():
     raw = HERE.parent / "demo-corpus" / "raw" / "linux-doc"
     files = sorted(raw.rglob("*.txt")) if raw.exists() else sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py"))

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import HERE, make_data, measure
+from common import HERE, ingested, measure
 
 from curation import Corpus
 from scorers.dataman.local_server import feature_rater, serve_chat
@@ -29,13 +29,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=HERE / "out")
     args = parser.parse_args()
-    data = make_data(args.work, args.size_mb)
-    corpus_dir = args.work / f"dataman-{args.size_mb}mb"
-    if not (corpus_dir / "corpus.json").exists():
-        from curation.ingest.stage import ingest
-        from curation.ingest.units import InputSpec
-
-        ingest(str(corpus_dir), [InputSpec(str(data))])
+    corpus_dir = ingested(args.work, args.size_mb, "dataman")
     started = time.time()
     with serve_chat(feature_rater) as url:
         metrics = distill_dataman(str(corpus_dir), "dataman_bench", {"base_url": url, "model": "feature-rater",

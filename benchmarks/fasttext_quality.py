@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import HERE, make_data, measure
+from common import HERE, ingested, measure
 
 from curation import Corpus
 from scorers.fasttext_quality import QualityScorer, fasttext_line
@@ -26,13 +26,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--work", type=Path, default=HERE / "out")
     args = parser.parse_args()
-    data = make_data(args.work, args.size_mb)
-    corpus_dir = args.work / f"fasttext-{args.size_mb}mb"
-    if not (corpus_dir / "corpus.json").exists():
-        from curation.ingest.stage import ingest
-        from curation.ingest.units import InputSpec
-
-        ingest(str(corpus_dir), [InputSpec(str(data))])
+    corpus_dir = ingested(args.work, args.size_mb, "fasttext")
     model = corpus_dir / "models" / "bench" / "model.bin"
     if not model.exists():
         measure([sys.executable, "-m", "curation.cli", "train-quality", str(corpus_dir), "--positive", "text LIKE '%driver%'",
