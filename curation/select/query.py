@@ -36,6 +36,11 @@ UNITS = ("docs", "chars", "tokens")
 UNIT_SQL = {"docs": ("1", "documents"), "chars": ("length(text)", "characters")}  # tokens: curation.tokens
 
 
+def unit_sql(corpus: Corpus, unit: str) -> tuple[str, str]:
+    """(the SQL expression of a document's weight in ``unit``, what it counts with)."""
+    return tokens_sql(corpus) if unit == "tokens" else UNIT_SQL[unit]
+
+
 @dataclass(frozen=True)
 class QuerySelection:
     where: str = "true"
@@ -84,7 +89,7 @@ def select_by_query(corpus_url: str, name: str, options: QuerySelection) -> list
     started = time.time()
     corpus = Corpus.open(corpus_url)
     check_name(name)
-    weight, counted_with = tokens_sql(corpus) if options.unit == "tokens" else UNIT_SQL[options.unit]
+    weight, counted_with = unit_sql(corpus, options.unit)
     chosen = corpus.sql(options.sql(weight))
     if chosen.num_rows == 0:
         raise UserError(f"no document passes --where {options.where}")

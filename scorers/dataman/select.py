@@ -27,10 +27,9 @@ import pyarrow as pa
 from curation.corpus import Corpus
 from curation.duck import identifier, quote_list, sql_file
 from curation.errors import UserError
-from curation.select.query import UNIT_SQL, UNITS
+from curation.select.query import UNITS, unit_sql
 from curation.select.sampling import STRATEGIES, select_in_strata, stratum_budgets
 from curation.select.store import check_name, write_selection
-from curation.tokens import tokens_sql
 from scorers.dataman.prompts import COLUMNS, DOMAINS
 
 STRATUM_KEYS = {"multi_domain": ("source", "app_domain"), "org_domain": ("app_domain",),
@@ -84,7 +83,7 @@ def select_dataman(corpus_url: str, name: str, options: DataManSelection) -> lis
     check_name(name)
     if options.table not in corpus.attrs_stages():
         raise UserError(f"{corpus_url} has no attrs/{options.table}; run `curate score {corpus_url} --scorer dataman` first")
-    weight, counted_with = tokens_sql(corpus) if options.unit == "tokens" else UNIT_SQL[options.unit]
+    weight, counted_with = unit_sql(corpus, options.unit)
     candidates = corpus.sql(options.candidates_sql(weight))
     if candidates.num_rows == 0:
         raise UserError("no rated document passes --where, the target scores and the target domains")
