@@ -1,5 +1,5 @@
 """Balance benchmark: does hierarchical k-means with resampling spread centroids over the
-support of a long-tailed mixture, and how fast (specs §4, the issue's figures for the reference
+support of a long-tailed mixture, and how fast (Vo et al. 2024, the issue's figures for the reference
 implementation: 440-459 of 500 components covered, 1-2 centroids on each of the 10 largest,
 about 77 s on 2 cores; plain FAISS k-means: 251 covered, 63 on the largest, 2.4 s).
 
@@ -18,8 +18,8 @@ import time
 import faiss
 import numpy as np
 
-from curation.cluster.hierarchical import HierarchicalKMeans
-from curation.cluster.kmeans import assign, kmeans
+from curation.clusters.hierarchical import HierarchicalKMeans
+from curation.clusters.kmeans import assign, kmeans
 
 
 def mixture(docs: int, components: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Cluster benchmark: `curate cluster` on 1,000,000 x 384 vectors (a Gaussian mixture with
+"""Cluster benchmark: `curate clusters` on 1,000,000 x 384 vectors (a Gaussian mixture with
 power-law component sizes), 3 levels, 2 workers: wall time and peak RSS of the whole command;
 beside it, the same fit in this process with the time spent inside FAISS (the Lloyd iterations
 and nearest-centroid searches), and scikit-learn's MiniBatchKMeans for the level-1 k.
@@ -21,45 +21,46 @@ import pyarrow as pa
 from common import HERE, measure
 
 from curation import Corpus
-from curation.cluster.stage import POINTS_PER_CENTROID, default_ks
+from curation.clusters.stage import POINTS_PER_CENTROID, default_ks
 from curation.corpus import write_parquet_atomic
 from curation.embed.stage import STAGE, EmbedConfig, finish_embeddings
-from curation.stages import plan_stage
+from curation.stage import plan, record
 
 PART = 20_000
 
 
 def build(work: Path, docs: int, dim: int) -> Path:
     corpus_dir = work / f"cluster-{docs}x{dim}"
-    if (corpus_dir / "corpus.json").exists() and Corpus.open(str(corpus_dir)).stage(STAGE):
+    if (corpus_dir / "corpus.json").exists() and Corpus.open(str(corpus_dir)).stage(STAGE.name):
         return corpus_dir
-    from curation.ingest.stage import IngestOptions, ingest
+    from curation.ingest.stage import IngestConfig
     from curation.ingest.units import InputSpec
+    from curation.stage import run
 
     work.mkdir(parents=True, exist_ok=True)
     with open(work / f"ids-{docs}.jsonl", "w") as handle:
         handle.writelines(f'{{"id": "v{i}", "text": "vector {i}"}}\n' for i in range(docs))
-    ingest(str(corpus_dir), [InputSpec(str(work / f"ids-{docs}.jsonl"))], IngestOptions(shard_size=PART))
+    run(str(corpus_dir), IngestConfig(inputs=[InputSpec(str(work / f"ids-{docs}.jsonl"))], shard_size=PART))
     corpus = Corpus.open(str(corpus_dir))
-    plan = plan_stage(corpus, STAGE, EmbedConfig(dtype="float32"))
+    stage_plan = plan(corpus, STAGE, EmbedConfig(dtype="float32"))
     rng = np.random.default_rng(0)
     components = 2000
     weights = 1 / np.arange(1, components + 1) ** 1.1
     means = rng.standard_normal((components, dim)).astype(np.float32)
-    for part, rows in zip(plan.parts, plan.part_rows, strict=True):
+    for part, rows in zip(stage_plan.parts, stage_plan.part_rows, strict=True):
         ids = corpus.read_part("docs", part, ["id"])["id"]
         which = rng.choice(components, rows, p=weights / weights.sum())
         vectors = means[which] + 0.4 * rng.standard_normal((rows, dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         table = pa.table({"id": ids, "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim)})
-        write_parquet_atomic(corpus.fs, plan.staged_part(part), table)
-    finish_embeddings(plan)
+        write_parquet_atomic(corpus.fs, stage_plan.staged_part(part), table)
+    record(stage_plan, finish_embeddings(stage_plan))
     return corpus_dir
 
 
 def faiss_share(corpus_dir: Path, docs: int) -> tuple[float, float]:
     """(seconds of the whole fit and assignment in this process, seconds inside FAISS)."""
-    from curation.cluster.hierarchical import HierarchicalKMeans
+    from curation.clusters.hierarchical import HierarchicalKMeans
     from curation.embed.stage import read_vectors
 
     corpus = Corpus.open(str(corpus_dir))
@@ -112,14 +113,14 @@ def vectors_corpus(description: str) -> tuple[argparse.Namespace, Path]:
 def main() -> None:
     args, corpus_dir = vectors_corpus(__doc__)
     Corpus.open(str(corpus_dir)).forget_stages(["clusters"])
-    seconds, peak, output = measure([sys.executable, "-m", "curation.cli", "-q", "cluster", str(corpus_dir), "--workers", "2"])
+    seconds, peak, output = measure([sys.executable, "-m", "curation.cli", "-q", "clusters", str(corpus_dir), "--workers", "2"])
     record = Corpus.open(str(corpus_dir)).stage("clusters")
     vectors_mb = args.docs * args.dim * 4 / 1e6
     print(output.strip())
     print(f"\n{args.docs:,} x {args.dim} float32 vectors ({vectors_mb:,.0f} MB), levels {record.details['ks']}, 2 cores\n")
     print("| what | seconds | peak RSS (MB) |")
     print("|---|---:|---:|")
-    print(f"| `curate cluster --workers 2` (whole command) | {seconds:.1f} | {peak / 1e6:,.0f} ({peak / 1e6 / vectors_mb:.2f}x the vectors) |")
+    print(f"| `curate clusters --workers 2` (whole command) | {seconds:.1f} | {peak / 1e6:,.0f} ({peak / 1e6 / vectors_mb:.2f}x the vectors) |")
     print(f"| the cluster stage alone | {record.wall_time_s:.1f} | |", flush=True)
     total, inside = faiss_share(corpus_dir, args.docs)
     print(f"| the same fit and assignment in one process | {total:.1f} | |")

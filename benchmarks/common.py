@@ -43,13 +43,14 @@ def make_data(directory: Path, size_mb: int, duplicate_every: int = 0) -> Path:
 
 def ingested(directory: Path, size_mb: int, name: str) -> Path:
     """A corpus of ``make_data(directory, size_mb)`` at directory/<name>-<size>mb, ingested once."""
-    from curation.ingest.stage import ingest
+    from curation.ingest.stage import IngestConfig
     from curation.ingest.units import InputSpec
+    from curation.stage import run
 
     data = make_data(directory, size_mb)
     corpus_dir = directory / f"{name}-{size_mb}mb"
     if not (corpus_dir / "corpus.json").exists():
-        ingest(str(corpus_dir), [InputSpec(str(data))])
+        run(str(corpus_dir), IngestConfig(inputs=[InputSpec(str(data))]))
     return corpus_dir
 
 

@@ -194,10 +194,11 @@ def main() -> None:
 
     corpus = target / "corpus"
     if not (corpus / "corpus.json").exists():
-        from curation.ingest.stage import IngestOptions, ingest
+        from curation.ingest.stage import IngestConfig
         from curation.ingest.units import InputSpec
+        from curation.stage import run
 
-        ingest(str(corpus), [InputSpec(str(target / "jsonl"))], IngestOptions())
+        run(str(corpus), IngestConfig(inputs=[InputSpec(str(target / "jsonl"))]))
     from curation import Corpus
 
     Corpus.open(str(corpus)).forget_stages(["minhash"])

@@ -29,8 +29,9 @@ ENCODERS = ("hashing", "static", "minilm")
 def make_corpus(work: Path, docs: int) -> Path:
     from curation.demo.build import DEFAULT_DATA_DIR
     from curation.demo.sources import foldoc, fortunes, linux_docs, metamath, python_docs, sqlite_site
-    from curation.ingest.stage import IngestOptions, ingest
+    from curation.ingest.stage import IngestConfig
     from curation.ingest.units import InputSpec
+    from curation.stage import run
 
     corpus_dir = work / f"embed-{docs}"
     if (corpus_dir / "corpus.json").exists():
@@ -48,7 +49,7 @@ def make_corpus(work: Path, docs: int) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     source = work / f"embed-{docs}.jsonl"
     source.write_bytes(b"".join(orjson.dumps({"id": f"t{i}", "text": t}) + b"\n" for i, t in enumerate(texts[:docs])))
-    ingest(str(corpus_dir), [InputSpec(str(source))], IngestOptions(shard_size=max(docs // 8, 1)))
+    run(str(corpus_dir), IngestConfig(inputs=[InputSpec(str(source))], shard_size=max(docs // 8, 1)))
     return corpus_dir
 
 

@@ -53,10 +53,11 @@ def main() -> None:
     planted = (docs - 1) // 10
     corpus = args.work / f"corpus-{data.name}"
     if not (corpus / "corpus.json").exists():
-        from curation.ingest.stage import IngestOptions, ingest
+        from curation.ingest.stage import IngestConfig
         from curation.ingest.units import InputSpec
+        from curation.stage import run
 
-        ingest(str(corpus), [InputSpec(str(data))], IngestOptions())
+        run(str(corpus), IngestConfig(inputs=[InputSpec(str(data))]))
     from curation.corpus import Corpus
 
     Corpus.open(str(corpus)).forget_stages(["exact_dedup"])

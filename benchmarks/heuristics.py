@@ -42,10 +42,11 @@ def main() -> None:
     data = make_data(args.work, args.size_mb)
     corpus_dir = args.work / f"heuristics-{args.size_mb}mb"
     if not (corpus_dir / "corpus.json").exists():
-        from curation.ingest.stage import ingest
+        from curation.ingest.stage import IngestConfig
         from curation.ingest.units import InputSpec
+        from curation.stage import run
 
-        ingest(str(corpus_dir), [InputSpec(str(data))])
+        run(str(corpus_dir), IngestConfig(inputs=[InputSpec(str(data))]))
     corpus = Corpus.open(str(corpus_dir))
     docs = corpus.rows("docs")
     corpus.forget_stages(["heuristics"])

@@ -25,7 +25,7 @@ def main() -> None:
         if command and corpus.stage("clusters"):
             corpus.forget_stages(["clusters"])
         if not command and not corpus.stage("clusters"):
-            measure([sys.executable, "-m", "curation.cli", "-q", "cluster", str(corpus_dir), "--workers", "2"])
+            measure([sys.executable, "-m", "curation.cli", "-q", "clusters", str(corpus_dir), "--workers", "2"])
         corpus.forget_stages(["semdedup"])
         seconds, peak, _ = measure([sys.executable, "-m", "curation.cli", "-q", "dedup", str(corpus_dir), "--semantic",
                                     "--eps", "0.01", "--eps", "0.05", "--eps", "0.1", *command])

@@ -1,4 +1,4 @@
-"""Read-only SQL over a corpus: the DuckDB views of DESIGN.md, defined in sql/.
+"""Read-only SQL over a corpus: the DuckDB views of docs/ARCHITECTURE.md, defined in sql/.
 
 Views live in a throwaway DuckDB database that is reopened read-only, and only SELECT and
 EXPLAIN statements run (a read-only DuckDB would still let COPY ... TO write files).
@@ -15,9 +15,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from curation.corpus import MANIFEST, REJECTS_SCHEMA, Corpus
 from curation.duck import connect, identifier, quote, sql_file
 from curation.errors import UserError
+from curation.schemas import MANIFEST, REJECTS_SCHEMA
 
 ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
@@ -32,7 +32,7 @@ def report_sql(name: str) -> str:
     return files("curation.sql.reports").joinpath(f"{name}.sql").read_text()
 
 
-def view_definitions(corpus: Corpus) -> str:
+def view_definitions(corpus) -> str:
     if not corpus.parts("docs"):
         raise UserError(f"{corpus.url} has no documents yet; run `curate ingest` first")
     statements = [sql_file("views.sql", docs=_parts(corpus, "docs"), manifest=quote(corpus.uri(MANIFEST)))]
@@ -59,21 +59,38 @@ def view_definitions(corpus: Corpus) -> str:
             stage_joins=" ".join(_attrs_join(corpus, stage, identifier(f"_attrs_{i}")) for i, stage in enumerate(stages)),
         )
     )
+    statements += _funnel_views(corpus, stages)
     return "\n".join(statements)
 
 
-def _attrs_join(corpus: Corpus, stage: str, alias: str) -> str:
+def _funnel_views(corpus, tables: list[str]) -> list[str]:
+    """``drops`` and ``passing`` over the attrs tables that mark documents (keep and reason)."""
+    from curation.registry import pipeline_rank
+
+    records = corpus.records()
+    marking = [t for t in tables if {"keep", "reason"} <= set(corpus.columns(f"attrs/{t}"))]
+    ordered = sorted((t for t in records if t in marking), key=lambda t: pipeline_rank(records[t].stage))
+    drops = "".join(f"\n    UNION ALL SELECT {quote(t)}, coalesce(reason, 'unspecified'), count(*) FROM {identifier(t)} "
+                    "WHERE NOT keep GROUP BY ALL" for t in marking)
+    counts = ["{'stage': 'ingest', 'docs': count(*)}"]
+    passed = []
+    for table in ordered:
+        passed.append(f"coalesce({identifier(table)}.keep, true)")
+        counts.append(f"{{'stage': {quote(table)}, 'docs': count(*) FILTER (WHERE {' AND '.join(passed)})}}")
+    return [sql_file("drops_view.sql", attrs_drops=drops), sql_file("passing_view.sql", counts=", ".join(counts))]
+
+
+def _attrs_join(corpus, stage: str, alias: str) -> str:
     """Attrs are row-aligned with docs (one row per document, part by part, in order) when their
-    stage finished after the documents were ingested: those join by position, which needs no
-    hash table (a hash join on id can put the documents' text on the build side and run out of
-    memory). Anything older joins on id."""
-    record, ingest = corpus.stage(stage), corpus.stage("ingest")
-    if record is not None and ingest is not None and record.finished_at >= ingest.finished_at:
+    stage is current (made from these documents): those join by position, which needs no hash
+    table (a hash join on id can put the documents' text on the build side and run out of
+    memory). Anything else joins on id."""
+    if corpus.is_current(stage):
         return f"POSITIONAL JOIN {identifier(stage)} AS {alias}"
     return f"LEFT JOIN {identifier(stage)} AS {alias} ON {alias}.id = docs.id"
 
 
-def _parts(corpus: Corpus, *table: str) -> str:
+def _parts(corpus, *table: str) -> str:
     return quote(corpus.uri(*table, "part-*.parquet"))
 
 
@@ -87,7 +104,7 @@ def _empty(schema: pa.Schema) -> str:
 class Catalog:
     """``with Catalog(corpus) as catalog: catalog.query("SELECT ...")``"""
 
-    def __init__(self, corpus: Corpus):
+    def __init__(self, corpus):
         self.corpus = corpus
         self._tmp = tempfile.TemporaryDirectory(prefix="curation-catalog-")
         database = str(Path(self._tmp.name) / "catalog.duckdb")

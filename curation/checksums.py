@@ -12,12 +12,6 @@ from __future__ import annotations
 import xxhash
 
 CHUNK = 8 << 20
-# What each stage writes; every other stage writes attrs/<its name>.
-STAGE_TABLES = {"ingest": ("docs", "rejects"), "embed": ("embeddings",)}
-
-
-def stage_tables(stage: str) -> tuple[str, ...]:
-    return STAGE_TABLES.get(stage, (f"attrs/{stage}",))
 
 
 def file_checksum(fs, path: str) -> dict:
@@ -29,28 +23,38 @@ def file_checksum(fs, path: str) -> dict:
     return {"xxh64": digest.hexdigest(), "size": size}
 
 
-def stage_checksums(corpus, stage: str) -> dict[str, dict]:
-    """Checksums of the parts ``stage`` wrote, keyed by their path in the corpus."""
-    return {f"{table}/{part}.parquet": file_checksum(corpus.fs, corpus.part_path(table, part))
-            for table in stage_tables(stage) for part in corpus.parts(table)}
+def table_checksums(corpus, tables: tuple[str, ...]) -> dict[str, dict]:
+    """Checksums of every file a stage wrote in ``tables`` (parts, and the files of its model
+    folders), keyed by their path in the corpus."""
+    found = {}
+    for table in tables:
+        folder = corpus.path(table)
+        if corpus.fs.isdir(folder):
+            for path in sorted(corpus.fs.find(folder)):
+                relative = path[len(corpus.path("")):].lstrip("/")
+                if not relative.rsplit("/", 1)[-1].startswith("."):
+                    found[relative] = file_checksum(corpus.fs, path)
+    return found
 
 
-def remedy(path: str) -> str:
-    table = path.rsplit("/", 1)[0]
-    if table in ("docs", "rejects"):
+def remedy(path: str, writers: dict[str, str]) -> str:
+    if path.split("/", 1)[0] in ("docs", "rejects"):
         return "restore it from a copy, or ingest the inputs again into a new corpus (documents are written only by ingest)"
-    stage = next((s for s, tables in STAGE_TABLES.items() if table in tables), table.removeprefix("attrs/"))
+    stage = next((name for table, name in writers.items() if path.startswith(f"{table}/")), path.split("/")[1])
     return f"run `curate forget DIR {stage}` and rerun that stage (`curate run` reruns what it forgot)"
 
 
 def verify(corpus) -> list[str]:
+    from curation.registry import table_writers
+
+    writers = table_writers(corpus)
     problems = []
     for path, expected in sorted(corpus.manifest().get("checksums", {}).items()):
         full = corpus.path(path)
         if not corpus.fs.exists(full):
-            problems.append(f"{path} is missing: {remedy(path)}")
+            problems.append(f"{path} is missing: {remedy(path, writers)}")
         elif file_checksum(corpus.fs, full) != expected:
-            problems.append(f"{path} is damaged (its checksum differs from corpus.json): {remedy(path)}")
+            problems.append(f"{path} is damaged (its checksum differs from corpus.json): {remedy(path, writers)}")
     return problems
 
 

@@ -5,7 +5,7 @@
     dask_address: null             # tcp://host:8786 to use an existing Dask cluster
     inputs:
       - {path: raw/books.jsonl, source: books, domain: books}
-    ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0}
+    ingest: {shard_size: 20000, max_doc_bytes: 1000000, max_reject_fraction: 1.0, mode: new}
     stages:
       scores: [{scorer: heuristics}, {scorer: langid, options: {languages: [en]}}]
       quality_classifiers: [{name: quality_docs, positive: "source = 'docs'", negative: "source = 'web'", top_percent: 10}]
@@ -13,11 +13,13 @@
       minhash: {threshold: 0.8, ngram: 5, bands: 14, rows: 8, keep: first, verify: exact, against: null}
       embed: {encoder: static, max_chars: 2000}
       clusters: {k: [500, 50, 5], resample_steps: [3, 3, 3]}
-      semdedup: {eps: [0.05, 0.1], keep: hard}
+      semdedup: {eps: [0.05, 0.1], keep: hard, clusters: null}
     selections:
       balanced_10k: {balanced: 10000, multiplier: 1, strategy: random}
 
-Unknown keys are errors that name the key and where it is.
+Each stage's keys are its config model's fields (curation.stage.StageConfig), the same names as
+its command's flags; ``inputs`` are the ingest stage's. Unknown keys are errors that name the key
+and where it is.
 """
 
 from __future__ import annotations
@@ -26,113 +28,19 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from curation.cluster.stage import ClusterConfig
-from curation.embed.stage import EmbedConfig
-from curation.errors import UserError
-from curation.exact_dedup import ExactDedupConfig
-from curation.fuzzy_dedup import FuzzyDedupConfig, fuzzy_config
-from curation.ingest.stage import IngestOptions
-from curation.ingest.units import InputSpec
+from curation.errors import UserError, describe
+from curation.ingest.stage import IngestConfig
 from curation.mixture.plan import MixtureSpec
+from curation.registry import stages
 from curation.select.balanced import BalancedSelection
 from curation.select.query import QuerySelection
-from curation.semdedup import SemDedupConfig
+from scorers.stage import ScoreConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class InputConfig(_Strict):
-    path: str
-    source: str | None = None
-    domain: str | None = None
-    text_field: str = "text"
-    id_field: str = "id"
-
-    def spec(self) -> InputSpec:
-        return InputSpec(self.path, self.source, self.domain, self.text_field, self.id_field)
-
-
-class IngestConfig(_Strict):
-    shard_size: int = Field(20_000, gt=0)
-    max_doc_bytes: int = Field(1_000_000, gt=0)
-    max_reject_fraction: float = Field(1.0, ge=0.0, le=1.0)
-
-    def options(self) -> IngestOptions:
-        return IngestOptions(self.shard_size, self.max_doc_bytes, self.max_reject_fraction)
-
-
-class ExactDedupStageConfig(_Strict):
-    scope: Literal["global", "source"] = "global"
-    normalize: Literal["none", "whitespace", "lower"] = "whitespace"
-
-    def options(self) -> ExactDedupConfig:
-        return ExactDedupConfig(self.scope, self.normalize)
-
-
-class MinhashStageConfig(_Strict):
-    threshold: float = Field(0.8, gt=0.0, le=1.0)
-    ngram: int = Field(5, gt=0)
-    bands: int | None = Field(None, gt=0)
-    rows: int | None = Field(None, gt=0)
-    num_perm: int | None = Field(None, gt=0)
-    keep: str = "first"
-    verify: Literal["exact", "estimate"] = "exact"
-    scope: Literal["global", "source"] = "global"
-    seed: int = 1
-    against: str | None = None  # an earlier corpus (path or URL) whose kept MinHash tables new documents meet
-
-    def options(self) -> FuzzyDedupConfig:
-        return fuzzy_config(**self.model_dump())
-
-
-class EmbedStageConfig(_Strict):
-    encoder: str = "hashing"
-    max_chars: int = Field(2000, gt=0)
-    dtype: Literal["float16", "float32"] = "float16"
-    batch_size: int = Field(256, gt=0)
-    seed: int = 0
-
-    def options(self) -> EmbedConfig:
-        return EmbedConfig(self.encoder, self.max_chars, self.dtype, self.batch_size, seed=self.seed)
-
-
-class ClusterStageConfig(_Strict):
-    k: list[int] | None = None
-    resample_steps: list[int] | None = None
-    resample_sizes: list[int] | None = None
-    iterations: int = Field(20, gt=0)
-    sample: int | None = Field(None, gt=0)
-    spherical: bool = False
-    seed: int = 0
-
-    def options(self) -> ClusterConfig:
-        def levels(value):
-            return tuple(value) if value else None
-
-        return ClusterConfig(levels(self.k), levels(self.resample_steps), levels(self.resample_sizes), self.iterations,
-                             self.sample, self.spherical, self.seed)
-
-
-class SemdedupStageConfig(_Strict):
-    eps: list[float] = Field(default_factory=lambda: [0.05], min_length=1)
-    keep: Literal["hard", "easy", "random"] = "hard"
-    clusters: int | None = Field(None, ge=2)
-    seed: int = 0
-
-    def options(self) -> SemDedupConfig:
-        return SemDedupConfig(tuple(self.eps), self.keep, self.clusters, self.seed)
-
-
-class ScoreStageConfig(_Strict):
-    """A scorer by name and its options (checked by scorers/ when the pipeline starts)."""
-
-    scorer: str
-    options: dict = Field(default_factory=dict)
-    name: str | None = None  # the attrs table (and SQL view); the scorer's name when not given
 
 
 class QualityClassifierConfig(_Strict):
@@ -154,14 +62,18 @@ class QualityClassifierConfig(_Strict):
         return {key: value for key, value in options.items() if value is not None}
 
 
-class StagesConfig(_Strict):
-    scores: list[ScoreStageConfig] = Field(default_factory=list)  # scorers run right after ingest
-    quality_classifiers: list[QualityClassifierConfig] = Field(default_factory=list)  # then these
-    exact_dedup: ExactDedupStageConfig | None = None
-    minhash: MinhashStageConfig | None = None
-    embed: EmbedStageConfig | None = None
-    clusters: ClusterStageConfig | None = None
-    semdedup: SemdedupStageConfig | None = None
+def _stages_model() -> type[BaseModel]:
+    """``stages:``: a key per stage that runs once (its config), and the score stage's lists."""
+    once = {stage.name: (stage.config | None, None) for stage in stages() if stage.reads and stage.instance is None}
+    return create_model(
+        "StagesConfig", __base__=_Strict,
+        scores=(list[ScoreConfig], Field(default_factory=list)),  # scorers run right after ingest
+        quality_classifiers=(list[QualityClassifierConfig], Field(default_factory=list)),  # then these
+        **once,
+    )
+
+
+StagesConfig = _stages_model()
 
 
 class SelectionConfig(_Strict):
@@ -236,13 +148,21 @@ class MixtureConfig(_Strict):
 
 class PipelineConfig(_Strict):
     corpus: str
-    inputs: list[InputConfig] = Field(min_length=1)
     workers: int | None = Field(None, gt=0)
     dask_address: str | None = None
-    ingest: IngestConfig = IngestConfig()
+    ingest: IngestConfig  # with the top-level ``inputs``
     stages: StagesConfig = StagesConfig()
     selections: dict[str, SelectionConfig] = Field(default_factory=dict)
     mixtures: dict[str, MixtureConfig] = Field(default_factory=dict)  # after the selections
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inputs_are_ingests(cls, raw):
+        """The file lists ``inputs`` at the top, the ingest stage's settings under ``ingest``."""
+        if isinstance(raw, dict) and "inputs" in raw:
+            raw = dict(raw)
+            raw["ingest"] = {**(raw.get("ingest") or {}), "inputs": raw.pop("inputs")}
+        return raw
 
 
 def load_config(path: str) -> PipelineConfig:
@@ -258,7 +178,7 @@ def load_config(path: str) -> PipelineConfig:
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as error:
-        raise UserError(f"{path}: {_describe(error)}") from None
+        raise UserError(f"{path}: {describe(error)}") from None
     return _relative_to(config, file.parent)
 
 
@@ -277,28 +197,16 @@ def _validated(model: type[BaseModel], options: dict):
     try:
         return model(**options)
     except ValidationError as error:
-        raise UserError(_describe(error)) from None
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        message = f"unknown key {first['loc'][-1]!r} at {where}"
-    elif first["type"] == "missing":
-        message = f"missing key {where}"
-    else:
-        message = f"{where}: {first['msg']}"
-    more = error.error_count() - 1
-    return message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+        raise UserError(describe(error)) from None
 
 
 def _relative_to(config: PipelineConfig, base: Path) -> PipelineConfig:
     def resolve(path: str) -> str:
         return path if "://" in path or Path(path).is_absolute() else str((base / path).resolve())
 
-    inputs = [item.model_copy(update={"path": resolve(item.path)}) for item in config.inputs]
+    inputs = tuple(item.model_copy(update={"path": resolve(item.path)}) for item in config.ingest.inputs)
     stages = config.stages
     if stages.minhash and stages.minhash.against:
         stages = stages.model_copy(update={"minhash": stages.minhash.model_copy(update={"against": resolve(stages.minhash.against)})})
-    return config.model_copy(update={"corpus": resolve(config.corpus), "inputs": inputs, "stages": stages})
+    return config.model_copy(update={"corpus": resolve(config.corpus), "stages": stages,
+                                     "ingest": config.ingest.model_copy(update={"inputs": inputs})})

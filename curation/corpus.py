@@ -1,4 +1,4 @@
-"""The corpus store: one directory (local path or fsspec URL) laid out as DESIGN.md describes.
+"""The corpus store: one directory (local path or fsspec URL), laid out as docs/ARCHITECTURE.md describes.
 
     corpus.json                      manifest: format version and one record per finished stage
     docs/part-00000.parquet          documents, immutable after ingest
@@ -6,7 +6,8 @@
     attrs/<stage>/part-00000.parquet what a stage learned, row-aligned with docs/part-00000
 
 Every part is written under a temporary name and renamed into place, so a reader never sees
-half a part. Only names matching ``part-*.parquet`` are parts.
+half a part; a folder (a selection, a mixture, a model) is published whole by ``publish_folder``.
+Only names matching ``part-*.parquet`` are parts.
 """
 
 from __future__ import annotations
@@ -23,38 +24,18 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation import filesystems
+from curation import catalog, checksums, filesystems
 from curation.errors import UserError
 from curation.lock import WriterLock
+from curation.schemas import DICTIONARY_COLUMNS, DOCS_SCHEMA, MANIFEST, REJECTS_SCHEMA
+
+__all__ = ["DOCS_SCHEMA", "MANIFEST", "REJECTS_SCHEMA", "Corpus", "StageRecord"]
 
 FORMAT_VERSION = 1
-MANIFEST = "corpus.json"
 PART_PATTERN = re.compile(r"^part-(\d{5})\.parquet$")
-
-DOCS_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("text", pa.string()),
-        ("source", pa.string()),
-        ("url", pa.string()),
-        ("domain", pa.string()),
-        ("meta", pa.string()),
-    ]
-)
-
-REJECTS_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("file", pa.string()),
-        ("position", pa.int64()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("excerpt", pa.string()),
-    ]
-)
-
-# Columns whose few distinct values are worth a Parquet dictionary and statistics.
-DICTIONARY_COLUMNS = {"source", "domain", "reason", "file", "keep", "language"}
+ASIDE = ".old-"  # a published folder's previous version while the new one is renamed in
+# Where folders are published whole (see ``publish_folder``): tables, attrs, selections, mixtures, models.
+PUBLISHED = ("", "attrs", "selections", "mixtures", "models")
 
 
 def part_name(index: int) -> str:
@@ -75,9 +56,18 @@ class StageRecord:
     parts: int
     finished_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     details: dict = field(default_factory=dict)
+    stage: str = ""  # the declaration it ran (the name, except for score tables: "score")
+    inputs: dict = field(default_factory=dict)  # the output fingerprint of every stage it read
+    # Not stored: set on the record a rerun returns when the stage was already done.
+    skipped: bool = field(default=False, compare=False)
 
     def matches(self, config_fingerprint: str, input_fingerprint: str) -> bool:
         return (self.config_fingerprint, self.input_fingerprint) == (config_fingerprint, input_fingerprint)
+
+    @property
+    def output_fingerprint(self) -> str:
+        """Changes whenever this stage's output does: what the stages reading it record."""
+        return f"{self.config_fingerprint}-{self.input_fingerprint}"
 
 
 class Corpus:
@@ -105,11 +95,18 @@ class Corpus:
         version = corpus.manifest().get("format_version")
         if version != FORMAT_VERSION:
             raise UserError(f"{url}: corpus format version {version} is not supported (expected {FORMAT_VERSION})")
+        corpus.recover_published()
         return corpus
 
-    @property
-    def is_local(self) -> bool:
-        return filesystems.is_local(self.fs)
+    def recover_published(self) -> None:
+        """Folders a killed ``publish_folder`` left aside are put back (see there)."""
+        for folder in PUBLISHED:
+            directory = self.path(folder) if folder else self.root
+            if self.fs.isdir(directory):
+                for entry in self.fs.ls(directory, detail=False):
+                    name = entry.rstrip("/").rsplit("/", 1)[-1]
+                    if name.startswith(ASIDE):
+                        recover_folder(self.fs, f"{directory}/{name.removeprefix(ASIDE)}")
 
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -170,8 +167,21 @@ class Corpus:
         with self.fs.open(self.part_path(table, part), "rb") as handle, self._readable(table, part):
             return pq.ParquetFile(handle).metadata.num_rows
 
+    def columns(self, table: str) -> list[str]:
+        """The column names of a table (its first part's)."""
+        parts = self.parts(table)
+        if not parts:
+            return []
+        with self.fs.open(self.part_path(table, parts[0]), "rb") as handle, self._readable(table, parts[0]):
+            return pq.ParquetFile(handle).schema_arrow.names
+
     def rows(self, table: str = "docs") -> int:
         return sum(self.part_rows(table, part) for part in self.parts(table))
+
+    def publish(self, staged: str, table: str) -> None:
+        """Put the finished folder ``staged`` at ``table`` (a table, a model folder) whole."""
+        self.fs.makedirs(self.path(table).rsplit("/", 1)[0], exist_ok=True)
+        publish_folder(self.fs, staged, self.path(table))
 
     def remove_table(self, table: str) -> None:
         if self.fs.exists(self.path(table)):
@@ -209,23 +219,22 @@ class Corpus:
         data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
         write_bytes_atomic(self.fs, self.path(MANIFEST), data)
 
+    def records(self) -> dict[str, StageRecord]:
+        """Every finished stage's record, from one read of the manifest."""
+        return {record["name"]: StageRecord(**record) for record in self.manifest()["stages"]}
+
     def stage(self, name: str) -> StageRecord | None:
-        for record in self.manifest()["stages"]:
-            if record["name"] == name:
-                return StageRecord(**record)
-        return None
+        return self.records().get(name)
 
-    def record_stage(self, record: StageRecord) -> None:
-        """Remember a finished stage, with the checksums of the parts it wrote; a rerun of the same
-        stage replaces its earlier record and checksums."""
-        from curation.checksums import stage_checksums, stage_tables
-
+    def record_stage(self, record: StageRecord, tables: tuple[str, ...] = ()) -> None:
+        """Remember a finished stage, with the checksums of the parts it wrote in ``tables``; a
+        rerun of the same stage replaces its earlier record and checksums."""
         manifest = self.manifest()
         manifest["stages"] = [r for r in manifest["stages"] if r["name"] != record.name]
-        manifest["stages"].append(asdict(record))
-        prefixes = tuple(f"{table}/" for table in stage_tables(record.name))
+        manifest["stages"].append({k: v for k, v in asdict(record).items() if k != "skipped"})
+        prefixes = tuple(f"{table}/" for table in tables)
         kept = {path: c for path, c in manifest.get("checksums", {}).items() if not path.startswith(prefixes)}
-        manifest["checksums"] = kept | stage_checksums(self, record.name)
+        manifest["checksums"] = kept | checksums.table_checksums(self, tables)
         self._write_manifest(manifest)
 
     def forget_stages(self, names: list[str]) -> None:
@@ -233,12 +242,28 @@ class Corpus:
         manifest["stages"] = [r for r in manifest["stages"] if r["name"] not in names]
         self._write_manifest(manifest)
 
+    def output_fingerprint(self, name: str, records: dict[str, StageRecord] | None = None) -> str:
+        """The output fingerprint of a finished stage a caller needs; a clear error when it has not run."""
+        record = (self.records() if records is None else records).get(name)
+        if record is None:
+            if name == "ingest":
+                raise UserError(f"{self.url} has no documents yet; run `curate ingest` first")
+            raise UserError(f"{self.url} has no {name} yet; run `curate {name} {self.url}` first")
+        return record.output_fingerprint
+
     def docs_fingerprint(self) -> str:
-        """Changes whenever the documents change: the input fingerprint of every later stage."""
-        ingest = self.stage("ingest")
-        if ingest is None:
-            raise UserError(f"{self.url} has no documents yet; run `curate ingest` first")
-        return f"{ingest.config_fingerprint}-{ingest.input_fingerprint}"
+        """Changes whenever the documents change: an input of every later stage."""
+        return self.output_fingerprint("ingest")
+
+    def is_current(self, name: str) -> bool:
+        """Whether stage ``name`` finished and every stage it read still has the output it read
+        (fingerprints, never timestamps). A record from before inputs were recorded is not current."""
+        records = self.records()
+        record = records.get(name)
+        if record is None or not record.inputs:
+            return False
+        return all(dependency == "outside" or (dependency in records and records[dependency].output_fingerprint == fp)
+                   for dependency, fp in record.inputs.items())
 
     # -- writing ---------------------------------------------------------------------------
     def writer_lock(self, command: str) -> WriterLock:
@@ -246,10 +271,8 @@ class Corpus:
 
     def sql(self, query: str) -> pa.Table:
         """Run a read-only query over the corpus views (see curation.catalog) and return Arrow."""
-        from curation.catalog import Catalog
-
-        with Catalog(self) as catalog:
-            return catalog.query(query)
+        with catalog.Catalog(self) as views:
+            return views.query(query)
 
 
 @contextlib.contextmanager
@@ -287,3 +310,30 @@ def write_bytes_atomic(fs, path: str, data: bytes) -> None:
         handle.write(data)
     fs.mv(tmp, path)
 
+
+def publish_folder(fs, staged: str, target: str) -> None:
+    """Put the finished folder ``staged`` at ``target`` whole: the old version is renamed aside,
+    the new one renamed in, the old one deleted. A kill between the renames leaves the old
+    version aside, and ``recover_folder`` (run before every publish and by ``Corpus.open``) puts
+    it back: a reader finds the old folder or the new one, never neither."""
+    recover_folder(fs, target)
+    aside = _aside(target)
+    if fs.exists(target):
+        fs.mv(target, aside, recursive=True)
+    fs.mv(staged, target, recursive=True)
+    if fs.exists(aside):
+        fs.rm(aside, recursive=True)
+
+
+def recover_folder(fs, target: str) -> None:
+    aside = _aside(target)
+    if fs.exists(aside):
+        if fs.exists(target):
+            fs.rm(aside, recursive=True)
+        else:
+            fs.mv(aside, target, recursive=True)
+
+
+def _aside(target: str) -> str:
+    parent, name = target.rstrip("/").rsplit("/", 1)
+    return f"{parent}/{ASIDE}{name}"

@@ -1,5 +1,7 @@
 """Errors that reach the user as one readable line (the CLI exits 2 on them)."""
 
+from collections.abc import Callable
+
 
 class UserError(Exception):
     """A mistake the user can fix: a wrong path, a bad option, a bad config key."""
@@ -11,3 +13,21 @@ class CorpusLocked(UserError):
 
 class DataRejected(Exception):
     """The data broke a limit the user set (e.g. too many rejects): exit 1, one line."""
+
+
+def describe(error, name: Callable[[tuple], str] | None = None) -> str:
+    """The first problem as one line, at its YAML key path (or what ``name`` calls the key:
+    the command line names its flag)."""
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    if loc[:2] == ("ingest", "inputs"):
+        loc = loc[1:]  # written at the top of the file
+    where = name(loc) if name else ".".join(str(part) for part in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r} at {where}"
+    elif first["type"] == "missing":
+        message = f"missing key {where}"
+    else:
+        message = f"{where}: {first['msg'].removeprefix('Value error, ')}"
+    more = error.error_count() - 1
+    return message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")

@@ -1,8 +1,7 @@
-"""SemDeDup (Abbas et al. 2023, specs §3): semantic near-duplicates by cosine similarity of
-embeddings, compared only inside k-means clusters.
+"""SemDeDup: semantic near-duplicates by cosine similarity of embeddings, compared only inside
+k-means clusters (Abbas and others, 2023, arXiv:2303.09540).
 
-    plan = plan_stage(corpus, STAGE, SemDedupConfig(eps=(0.05,)))
-    find_semantic_duplicates(plan)          # global
+    run(corpus_url, SemdedupConfig(eps=(0.05,)))   # curation.stage.run: one global step
 
 Inside each level-1 cluster the documents are ordered by the keep policy (``hard``: farthest
 from the centroid first, the paper's default; ``easy``: closest first; ``random``); a document
@@ -11,47 +10,45 @@ earlier one is itself removed (the reference's rule), so the first of every grou
 near-duplicates survives. Similarities are computed in blocks of rows, so memory holds a block
 of a cluster's similarity matrix, never the whole of a large one.
 
-The clusters are the cluster stage's level 1 when it ran on the current embeddings; otherwise a
-flat spherical k-means with ``k`` clusters. The embeddings are held in memory as float16
+The clusters are the clusters stage's level 1 when it is current; otherwise a flat spherical
+k-means with ``clusters`` clusters. The embeddings are held in memory as float16
 (n x d x 2 bytes: 768 MB for a million 384-d vectors).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, field_validator
 
-from curation.cluster.kmeans import assign, kmeans
-from curation.cluster.stage import STAGE as CLUSTER_STAGE
-from curation.cluster.stage import clusters_are_current
-from curation.corpus import Corpus, StageRecord
-from curation.embed.stage import embeddings_fingerprint, read_vectors
-from curation.errors import UserError
-from curation.stages import StagePlan, finish_stage, run_in_process
+from curation.clusters.kmeans import assign, kmeans
+from curation.corpus import Corpus, write_parquet_atomic
+from curation.embed.stage import read_vectors
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step
 
-STAGE = "semdedup"
-KEEP = ("hard", "easy", "random")
 BLOCK_CELLS = 1 << 24  # 64 MB of float32 similarities at a time
 
 
-@dataclass(frozen=True)
-class SemDedupConfig:
-    eps: tuple[float, ...] = (0.05,)  # the first decides `keep`; all are reported
-    keep: str = "hard"
-    k: int | None = None  # clusters when the cluster stage has not run; default n / 50
-    seed: int = 0
+class SemdedupConfig(StageConfig):
+    eps: tuple[float, ...] = Field(
+        (0.05,), min_length=1,
+        description="Remove a document whose cosine similarity to an earlier one exceeds 1 - eps. "
+                    "Give several to see the fraction each keeps; the first decides.")
+    keep: Literal["hard", "easy", "random"] = Field(
+        "hard", description="Which of a group survives: hard = farthest from the centroid, easy = closest.")
+    clusters: int | None = Field(None, ge=2, description="k-means clusters when the clusters stage has not run "
+                                                         "(default docs / 50).")
+    seed: int = Field(0, description="Seed of the k-means and of keep=random.")
 
-    def __post_init__(self):
-        if not self.eps or any(not 0.0 <= e < 1.0 for e in self.eps):
-            raise UserError(f"--eps must be in [0, 1), not {list(self.eps)}")
-        if self.keep not in KEEP:
-            raise UserError(f"--keep for semantic dedup must be one of {', '.join(KEEP)}, not {self.keep!r}")
-
-    def extra_inputs(self, corpus: Corpus) -> list[str]:
-        clusters = corpus.stage(CLUSTER_STAGE)
-        return [embeddings_fingerprint(corpus), clusters.config_fingerprint + clusters.input_fingerprint if clusters else ""]
+    @field_validator("eps")
+    @classmethod
+    def _in_range(cls, eps: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0.0 <= e < 1.0 for e in eps):
+            raise ValueError(f"every eps must be in [0, 1), not {list(eps)}")
+        return eps
 
 
 def max_earlier_similarity(vectors: np.ndarray, cells: int = BLOCK_CELLS) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +78,8 @@ def keep_order(distance: np.ndarray, policy: str, rng: np.random.Generator) -> n
     return rng.permutation(len(distance))
 
 
-def find_semantic_duplicates(plan: StagePlan) -> StageRecord:
-    corpus, config = plan.corpus, SemDedupConfig(**plan.config)
+def find_semantic_duplicates(plan: StagePlan) -> StageResult:
+    corpus, config = plan.corpus, plan.config
     ids, vectors = _all_vectors(corpus, plan.parts)
     labels, source = _clusters(corpus, vectors, config)
     rng = np.random.default_rng(config.seed)
@@ -103,8 +100,7 @@ def find_semantic_duplicates(plan: StagePlan) -> StageRecord:
     kept = {str(eps): float(np.mean(~(similarity > 1 - eps))) for eps in config.eps}
     keep = ~(similarity > 1 - config.eps[0])
     _write_attrs(plan, ids, labels, similarity, keep, duplicate_of)
-    rows = len(ids)
-    return finish_stage(plan, rows, int(keep.sum()), {"clusters_from": source, "kept_fraction_by_eps": kept})
+    return StageResult(len(ids), int(keep.sum()), {"clusters_from": source, "kept_fraction_by_eps": kept})
 
 
 def _all_vectors(corpus: Corpus, parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -116,11 +112,11 @@ def _all_vectors(corpus: Corpus, parts: list[str]) -> tuple[np.ndarray, np.ndarr
     return np.concatenate(ids), np.concatenate(vectors)
 
 
-def _clusters(corpus: Corpus, vectors: np.ndarray, config: SemDedupConfig) -> tuple[np.ndarray, str]:
-    """Level-1 clusters of the cluster stage when it ran on these embeddings, else a k-means."""
-    if clusters_are_current(corpus):
+def _clusters(corpus: Corpus, vectors: np.ndarray, config: SemdedupConfig) -> tuple[np.ndarray, str]:
+    """Level-1 clusters of the clusters stage when it is current, else a k-means."""
+    if corpus.is_current("clusters"):
         return corpus.sql("SELECT level_1 FROM clusters")["level_1"].to_numpy().astype(np.int64), "cluster stage level 1"
-    k = config.k or max(2, len(vectors) // 50)
+    k = config.clusters or max(2, len(vectors) // 50)
     sample = vectors[np.random.default_rng(config.seed).choice(len(vectors), min(len(vectors), 256 * k), replace=False)]
     centroids = kmeans(sample.astype(np.float32), k, seed=config.seed, spherical=True)
     labels = np.concatenate([assign(vectors[s : s + 65536].astype(np.float32), centroids)[0] for s in range(0, len(vectors), 65536)])
@@ -133,16 +129,24 @@ def _write_attrs(plan: StagePlan, ids: np.ndarray, labels: np.ndarray, similarit
     for part, rows in zip(plan.parts, plan.part_rows, strict=True):
         end = start + rows
         duplicate = duplicate_of[start:end]
-        plan.corpus.write_part(f"attrs/{STAGE}", part, pa.table({
+        kept = pa.array(keep[start:end])
+        write_parquet_atomic(plan.corpus.fs, plan.staged_part(part), pa.table({
             "id": pa.array(ids[start:end], pa.string()),
             "cluster": pa.array(labels[start:end].astype(np.int32)),
             "max_similarity": pa.array(similarity[start:end], from_pandas=True),
-            "keep": pa.array(keep[start:end]),
+            "keep": kept,
             "duplicate_of": pa.array(np.where(keep[start:end] | (duplicate < 0), None, ids[np.maximum(duplicate, 0)]), pa.string()),
+            "reason": pc.if_else(kept, pa.nulls(rows, pa.string()), f"eps_{plan.config.eps[0]}"),
         }))
         start = end
+    plan.publish_staged_parts("attrs/semdedup")
 
 
-def semdedup(corpus_url: str, config: SemDedupConfig | None = None) -> StageRecord:
-    """The whole stage in this process (no Prefect, no Dask)."""
-    return run_in_process(corpus_url, STAGE, config or SemDedupConfig(), None, find_semantic_duplicates)
+STAGE = Stage(
+    name="semdedup",
+    config=SemdedupConfig,
+    reads=("ingest", "embed"),
+    reads_if_present=("clusters",),
+    reasons=("eps_<eps>",),
+    steps=(Step(find_semantic_duplicates),),
+)

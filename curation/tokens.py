@@ -13,7 +13,6 @@ ESTIMATE = "estimate: characters / 4"
 
 def tokens_sql(corpus: Corpus) -> tuple[str, str]:
     """(the SQL expression, what it counts with)."""
-    record = corpus.stage("tokens")
-    if record is not None and record.input_fingerprint == corpus.docs_fingerprint():
-        return "tokens.tokens", record.config["options"].get("tokenizer", "gpt2")
+    if corpus.is_current("tokens"):
+        return "tokens.tokens", corpus.stage("tokens").config["options"].get("tokenizer", "gpt2")
     return f"greatest(1, ceil(length(text) / {CHARS_PER_TOKEN}))::BIGINT", ESTIMATE

@@ -15,13 +15,22 @@ from pathlib import Path
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.schedules import CronSchedule
 from prefect.deployments.runner import EntrypointType
 
 from curation.config import load_config
+from curation.errors import UserError
 from flows.pipeline import run_pipeline
 from flows.runtime import dask_cluster
 
 FLOW_NAME = "scheduled-pipeline"
+
+
+def check_cron(cron: str) -> None:
+    try:
+        CronSchedule(cron=cron)
+    except ValueError:
+        raise UserError(f"--cron {cron!r} is not a cron expression (e.g. \"0 3 * * *\")") from None
 
 
 @flow(name=FLOW_NAME, log_prints=True)

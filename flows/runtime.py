@@ -10,11 +10,17 @@ process per core, shared by every stage of a run.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from collections.abc import Iterator
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_dask import DaskTaskRunner
+
+
+def configured_api() -> str | None:
+    """The Prefect server the user's profile or environment names, if any."""
+    return PREFECT_API_URL.value()
 
 
 @contextlib.contextmanager
@@ -67,14 +73,10 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
 
 
 def _import_task_modules() -> None:
-    import prefect.task_engine  # noqa: F401
+    from curation.registry import worker_modules
 
-    import flows.cluster  # noqa: F401
-    import flows.embed  # noqa: F401
-    import flows.exact_dedup  # noqa: F401
-    import flows.fuzzy_dedup  # noqa: F401
-    import flows.ingest  # noqa: F401
-    import flows.score  # noqa: F401
+    for module in worker_modules():
+        importlib.import_module(module)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from keyword options; an unknown option is a user error that names it.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 
 import pyarrow as pa
@@ -36,20 +37,24 @@ class Scorer(ABC):
         raise UserError(f"scorer {self.name} has no option {', '.join(sorted(unknown))}")
 
 
-def registry() -> dict[str, type[Scorer]]:
-    from scorers.dataman.scorer import DataManScorer
-    from scorers.fasttext_quality import QualityScorer
-    from scorers.heuristics import HeuristicsScorer
-    from scorers.langid import LanguageScorer
-    from scorers.reference_loss import ReferenceLossScorer
-    from scorers.tokens import TokenScorer
+# Each scorer by name, as "module:class", so that this module imports none of them (they import
+# it) and a run imports only the scorers it uses.
+SCORERS = {
+    "heuristics": "scorers.heuristics:HeuristicsScorer",
+    "langid": "scorers.langid:LanguageScorer",
+    "quality_fasttext": "scorers.fasttext_quality:QualityScorer",
+    "dataman": "scorers.dataman.scorer:DataManScorer",
+    "tokens": "scorers.tokens:TokenScorer",
+    "reference_loss": "scorers.reference_loss:ReferenceLossScorer",
+}
 
-    scorers = (HeuristicsScorer, LanguageScorer, QualityScorer, DataManScorer, TokenScorer, ReferenceLossScorer)
-    return {scorer.name: scorer for scorer in scorers}
+
+def scorer_class(name: str) -> type[Scorer]:
+    if name not in SCORERS:
+        raise UserError(f"no scorer named {name!r}; scorers are: {', '.join(sorted(SCORERS))}")
+    module, _, cls = SCORERS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def get_scorer(name: str, **options) -> Scorer:
-    scorers = registry()
-    if name not in scorers:
-        raise UserError(f"no scorer named {name!r}; scorers are: {', '.join(sorted(scorers))}")
-    return scorers[name](**options)
+    return scorer_class(name)(**options)

@@ -1,4 +1,4 @@
-"""fastText quality classifiers, the DCLM recipe (specs §5.1).
+"""fastText quality classifiers, the DCLM recipe (Li et al. 2024, arXiv:2406.11794).
 
     metrics = train_quality(corpus, positive="source = 'python-doc'", negative="source = 'fortunes'",
                             name="quality_docs")          # models/quality_docs/{model.bin,metadata.json}
@@ -126,7 +126,7 @@ class QualityScorer(Scorer):
 
     ``threshold`` keeps documents with score >= it; ``top_percent`` instead keeps the top that
     percent of documents (``top_by=docs``) or of characters (``top_by=chars``, as PreSelect does),
-    the threshold found on a seeded uniform sample of ``sample`` documents (§5.1: a percentile
+    the threshold found on a seeded uniform sample of ``sample`` documents (DCLM: a percentile
     threshold is specific to its pool, so it is always recomputed on this corpus)."""
 
     name = "quality_fasttext"

@@ -1,43 +1,39 @@
-"""`curate score DIR --scorer NAME [--as TABLE]`: any scorer as a map stage over the docs parts,
+"""The score stage: any scorer over the docs parts (`curate score DIR --scorer NAME [--as TABLE]`),
 resumable per part, writing attrs/<TABLE>/ (id first, then the scorer's columns; TABLE defaults to
 the scorer's name), row-aligned with docs. A scorer that needs calibration (a threshold by top-k
 percent) sees a seeded uniform sample first; what it learns is recorded with the stage.
 
-    plan = plan_stage(corpus, config.table, ScoreConfig("heuristics", {...}))
-    prepare_scores(plan)
-    for part in plan.parts: score_part(plan, part)       # map, in parallel
-    finish_scores(plan)
+    run(corpus_url, ScoreConfig(scorer="heuristics", options={...}))   # curation.stage.run:
+        prepare_scores  global: calibrate once
+        score_part      map over the parts
+        finish_scores   global: publish attrs/<table>
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field, model_validator
 
-from curation.corpus import StageRecord, parquet_writer_atomic, write_bytes_atomic
+from curation.corpus import Corpus, parquet_writer_atomic, write_bytes_atomic
 from curation.errors import UserError
 from curation.select.store import check_name
-from curation.stages import StagePlan, finish_stage, run_in_process
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 from scorers.base import Scorer, get_scorer
 
 BATCH = 1024
-# attrs tables are SQL views beside these; a scorer's table may not take their names.
-RESERVED = {"docs", "corpus", "rejects", "stages", "exact_dedup", "minhash", "embed", "clusters", "semdedup"}
 
 
-@dataclass(frozen=True)
-class ScoreConfig:
-    scorer: str
-    options: dict = field(default_factory=dict)
-    name: str | None = None  # the attrs table; the scorer's name when not given
+class ScoreConfig(StageConfig):
+    scorer: str = Field(description="A scorer name (see `curate scorers`).")
+    options: dict = Field(default_factory=dict, description="The scorer's options, e.g. {min_doc_words: 20}.")
+    name: str | None = Field(None, description="The attrs table (and SQL view); the scorer's name when not given.")
 
-    def __post_init__(self):
+    @model_validator(mode="after")
+    def _scorer_takes_options(self) -> ScoreConfig:
         get_scorer(self.scorer, **self.options)  # a bad name or option fails here, before any work
-        if self.name is not None:
-            check_table_name(self.name)
+        return self
 
     @property
     def table(self) -> str:
@@ -45,9 +41,20 @@ class ScoreConfig:
 
 
 def check_table_name(name: str) -> str:
-    if check_name(name, "a score table name") in RESERVED:
+    """attrs tables are SQL views beside the corpus's own and the other stages'."""
+    from curation.registry import reserved_names
+
+    if check_name(name, "a score table name") in reserved_names():
         raise UserError(f"{name!r} is taken by the corpus's own views; name the scores otherwise")
     return name
+
+
+def _check_table(corpus: Corpus, config: ScoreConfig) -> None:
+    check_table_name(config.table)
+
+
+def _table(config: ScoreConfig) -> str:
+    return config.table
 
 
 def _calibration_path(plan: StagePlan) -> str:
@@ -60,8 +67,7 @@ def _calibration(plan: StagePlan) -> dict:
 
 
 def _scorer(plan: StagePlan) -> Scorer:
-    config = ScoreConfig(**plan.config)
-    return get_scorer(config.scorer, **config.options, **_calibration(plan))
+    return get_scorer(plan.config.scorer, **plan.config.options, **_calibration(plan))
 
 
 def prepare_scores(plan: StagePlan) -> None:
@@ -85,9 +91,8 @@ def score_part(plan: StagePlan, part: str) -> None:
             writer.write_table(pa.Table.from_arrays([batch.column("id"), *scores.columns], schema=schema))
 
 
-def finish_scores(plan: StagePlan) -> StageRecord:
+def finish_scores(plan: StagePlan) -> StageResult:
     """Publish the parts; rows out are the documents the scorer keeps (all, if it has no ``keep``)."""
-    plan.check_staged_parts("scores")
     calibration = _calibration(plan)
     table = f"attrs/{plan.name}"
     plan.publish_staged_parts(table)
@@ -96,9 +101,13 @@ def finish_scores(plan: StagePlan) -> StageRecord:
         kept = sum(pc.sum(plan.corpus.read_part(table, part, ["keep"])["keep"]).as_py() or 0 for part in plan.parts)
     else:
         kept = rows
-    return finish_stage(plan, rows, kept, {"calibration": calibration} if calibration else None)
+    return StageResult(rows, kept, {"calibration": calibration} if calibration else {})
 
 
-def score(corpus_url: str, config: ScoreConfig) -> StageRecord:
-    """The whole stage in this process (no Prefect, no Dask)."""
-    return run_in_process(corpus_url, config.table, config, score_part, finish_scores, prepare_scores)
+STAGE = Stage(
+    name="score",
+    config=ScoreConfig,
+    instance=_table,
+    check=_check_table,
+    steps=(Step(prepare_scores), Step(score_part, over=each_part), Step(finish_scores)),
+)

@@ -2,7 +2,8 @@
 SELECT h.id,
        h.hash,
        d.duplicate_of,
-       d.duplicate_of IS NULL AS keep
+       d.duplicate_of IS NULL AS keep,
+       CASE WHEN d.duplicate_of IS NOT NULL THEN 'duplicate' END AS reason
 FROM read_parquet($hashes, file_row_number = true) AS h
 LEFT JOIN duplicates AS d USING (id)
 ORDER BY h.file_row_number;

@@ -11,16 +11,17 @@ from conftest import stdlib_texts, write_jsonl
 from curation import Corpus
 from curation.cli import main
 from curation.errors import UserError
-from curation.exact_dedup import exact_dedup
-from curation.ingest.stage import IngestOptions, ingest
+from curation.exact_dedup import ExactDedupConfig
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 
 
 def test_damage_is_found_named_and_repaired(tmp_path, capsys):
     write_jsonl(tmp_path / "in.jsonl", [{"text": t} for _, t in stdlib_texts(60)])
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=20))
-    exact_dedup(corpus_dir)
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=20))
+    run(corpus_dir, ExactDedupConfig())
     checksums = orjson.loads((tmp_path / "c" / "corpus.json").read_bytes())["checksums"]
     assert {"docs/part-00000.parquet", "docs/part-00002.parquet", "attrs/exact_dedup/part-00001.parquet"} <= set(checksums)
     assert main(["verify", corpus_dir]) == 0
@@ -41,8 +42,8 @@ def test_damage_is_found_named_and_repaired(tmp_path, capsys):
 
     # The documents restored from a copy, the attrs redone: all as recorded again.
     assert main(["forget", corpus_dir, "exact_dedup"]) == 0
-    ingest(str(tmp_path / "again"), [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=20))
+    run(str(tmp_path / "again"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=20))
     (tmp_path / "c" / "docs" / "part-00002.parquet").write_bytes((tmp_path / "again" / "docs" / "part-00002.parquet").read_bytes())
-    exact_dedup(corpus_dir)
+    run(corpus_dir, ExactDedupConfig())
     assert part.read_bytes() == recorded and main(["verify", corpus_dir]) == 0
     assert main(["forget", corpus_dir, "no_such_stage"]) == 2

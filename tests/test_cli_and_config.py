@@ -59,7 +59,7 @@ def test_config_paths_are_relative_to_the_file(tmp_path):
     (tmp_path / "sub" / "p.yaml").write_text("corpus: out\ninputs: [{path: ../in.jsonl, source: s}]\n")
     config = load_config(str(tmp_path / "sub" / "p.yaml"))
     assert config.corpus == str(tmp_path / "sub" / "out")
-    assert config.inputs[0].path == str(tmp_path / "in.jsonl")
+    assert config.ingest.inputs[0].path == str(tmp_path / "in.jsonl")
 
 
 def test_pipeline_reruns_skip_finished_stages_and_redo_what_changed(tmp_path, dask_address):
@@ -105,10 +105,11 @@ def test_a_changed_stage_reruns_with_what_depends_on_it_and_nothing_else(tmp_pat
 
 def test_curate_sql_in_process_reports_sql_errors_as_one_line(tmp_path, capsys):
     write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
-    from curation.ingest.stage import ingest
+    from curation.ingest.stage import IngestConfig
     from curation.ingest.units import InputSpec
+    from curation.stage import run
 
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
     assert main(["sql", str(tmp_path / "c"), "SELECT no_such_column FROM docs"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: SQL error") and "\n" not in err

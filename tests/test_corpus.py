@@ -15,9 +15,10 @@ from conftest import write_jsonl
 from curation import Corpus
 from curation.corpus import DOCS_SCHEMA, StageRecord
 from curation.errors import CorpusLocked, UserError
-from curation.exact_dedup import exact_dedup
-from curation.ingest.stage import ingest
+from curation.exact_dedup import ExactDedupConfig
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 
 
 def docs_table(n: int) -> pa.Table:
@@ -107,9 +108,9 @@ def test_a_second_curate_run_is_refused_at_once(tmp_path, capsys):
 def test_a_file_url_corpus_works_end_to_end(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", [{"text": "one"}, {"text": "two"}, {"text": "one"}])
     url = f"file://{tmp_path}/c"
-    summary = ingest(url, [InputSpec(f"file://{tmp_path}/in.jsonl")])
-    assert summary.docs == 3
-    exact_dedup(url)
+    summary = run(url, IngestConfig(inputs=[InputSpec(f"file://{tmp_path}/in.jsonl")]))
+    assert summary.rows_out == 3
+    run(url, ExactDedupConfig())
     corpus = Corpus.open(url)
     assert corpus.parts("docs") == ["part-00000"]
     assert corpus.sql("SELECT count(*) AS n FROM corpus WHERE exact_dedup.keep").to_pylist() == [{"n": 2}]

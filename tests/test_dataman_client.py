@@ -107,15 +107,16 @@ def test_the_dataman_stage_writes_scores_and_marks_what_it_could_not_rate(server
     from conftest import write_jsonl
 
     from curation import Corpus
-    from curation.ingest.stage import ingest
+    from curation.ingest.stage import IngestConfig
     from curation.ingest.units import InputSpec
-    from scorers.stage import ScoreConfig, score
+    from curation.stage import run
+    from scorers.stage import ScoreConfig
 
     texts = ["one two three", "a text of five words", "ALWAYS500 never rated"]
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
     options = {"base_url": server, "model": "dataman-test", "retries": 1, "timeout": 5, "cache_dir": str(tmp_path / "cache")}
-    record = score(str(tmp_path / "c"), ScoreConfig("dataman", options))
+    record = run(str(tmp_path / "c"), ScoreConfig(scorer="dataman", options=options))
     rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM dataman").to_pylist()}
     assert record.rows_in == 3
     assert rows["d0"]["rated"] and rows["d0"]["overall_score"] == 4 and rows["d0"]["domain_name"] == "Technology"

@@ -15,12 +15,13 @@ from curation import Corpus
 from curation.cli import main
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 from scorers.dataman.distill import DistilledRater
 from scorers.dataman.local_server import feature_rater, serve_chat
 from scorers.dataman.prompts import COLUMNS
-from scorers.stage import ScoreConfig, score
+from scorers.stage import ScoreConfig
 
 
 def test_a_distilled_rater_agrees_with_the_rater_on_held_out_documents(tmp_path, capsys):
@@ -30,7 +31,7 @@ def test_a_distilled_rater_agrees_with_the_rater_on_held_out_documents(tmp_path,
     texts += [t[:4000] for _, t in itertools.islice(sources.python_stdlib(), 300)]
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)])
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "in.jsonl"))])
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
 
     with serve_chat(feature_rater) as url:
         assert main(["distill-dataman", corpus_dir, "--name", "dataman_fast", "--sample", "800",
@@ -45,7 +46,7 @@ def test_a_distilled_rater_agrees_with_the_rater_on_held_out_documents(tmp_path,
 
     # The distilled backend scores every document, marks each as rated by it, and matches the
     # rule on documents it never saw in training as well as on held-out ones.
-    record = score(corpus_dir, ScoreConfig("dataman", {"backend": "distilled", "model": str(folder)}))
+    record = run(corpus_dir, ScoreConfig(scorer="dataman", options={"backend": "distilled", "model": str(folder)}))
     rows = Corpus.open(corpus_dir).sql("SELECT text, dataman.* FROM corpus").to_pylist()
     assert record.rows_in == len(rows) >= len(texts) - 5 and all(r["rated"] and r["backend"] == "distilled" for r in rows)
     rule = np.array([[int(v) for v in feature_rater(r["text"]).splitlines()[1:]] for r in rows])

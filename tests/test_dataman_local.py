@@ -14,12 +14,13 @@ from conftest import write_jsonl
 from curation import Corpus
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 from scorers.dataman.client import Unrated
 from scorers.dataman.local import LocalRater
 from scorers.dataman.prompts import COLUMNS, rater_prompt
-from scorers.stage import ScoreConfig, score
+from scorers.stage import ScoreConfig
 
 ANSWER = "\n".join(["H", "4", "3", "5", "4", "2", "4", "1", "4", "4", "3", "5", "4", "5", "4"])
 CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -83,8 +84,8 @@ def test_the_dataman_stage_with_the_hf_backend(rater_dir, tmp_path):
     # Short texts: the tiny model was trained on prompts of up to ~700 tokens.
     docs = [{"id": f"d{i}", "text": t[:500]} for i, (_, t) in enumerate(itertools.islice(sources.linux_docs(root), 6))]
     write_jsonl(tmp_path / "in.jsonl", docs)
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
-    record = score(str(tmp_path / "c"), ScoreConfig("dataman", {"backend": "hf", "model": rater_dir}))
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
+    record = run(str(tmp_path / "c"), ScoreConfig(scorer="dataman", options={"backend": "hf", "model": rater_dir}))
     rows = Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM dataman").to_pylist()
     assert record.rows_in == len(rows) == 6
     assert all(r["rated"] and r["domain_name"] == "Coding" and r["backend"] == "hf" for r in rows)

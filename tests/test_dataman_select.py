@@ -1,4 +1,4 @@
-"""Selecting with DataMan ratings (§6.6): best-first within a token budget, random among equal
+"""Selecting with DataMan ratings (DataMan): best-first within a token budget, random among equal
 metrics, even upsampling of short strata, multi_domain keeping the token share of every source
 and domain; end to end over attrs/dataman written by the real client against a local server."""
 
@@ -13,11 +13,12 @@ from curation import Corpus
 from curation.cli import main
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.select.sampling import select_in_strata, stratum_budgets, take_until
+from curation.stage import run
 from scorers.dataman.local_server import serve_chat
-from scorers.stage import ScoreConfig, score
+from scorers.stage import ScoreConfig
 
 
 def test_take_until_takes_the_best_first_and_stops_at_the_budget():
@@ -69,9 +70,9 @@ def test_dataman_selections_end_to_end(tmp_path, capsys):
     write_jsonl(tmp_path / "linux.jsonl", [{"id": f"l{i}", "text": t} for i, (_, t) in enumerate(itertools.islice(sources.linux_docs(root), 200))])
     write_jsonl(tmp_path / "stdlib.jsonl", [{"id": f"p{i}", "text": t} for i, (_, t) in enumerate(itertools.islice(sources.python_stdlib(), 100))])
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "linux.jsonl"), "linux-doc"), InputSpec(str(tmp_path / "stdlib.jsonl"), "stdlib")])
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "linux.jsonl"), source="linux-doc"), InputSpec(str(tmp_path / "stdlib.jsonl"), source="stdlib")]))
     with serve_chat(_rater) as url:
-        score(corpus_dir, ScoreConfig("dataman", {"base_url": url, "model": "rule", "cache_dir": str(tmp_path / "cache")}))
+        run(corpus_dir, ScoreConfig(scorer="dataman", options={"base_url": url, "model": "rule", "cache_dir": str(tmp_path / "cache")}))
     corpus = Corpus.open(corpus_dir)
     total = corpus.sql("SELECT sum(greatest(1, (length(text) + 3) // 4))::BIGINT AS t FROM docs").to_pylist()[0]["t"]
 

@@ -31,11 +31,11 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     rows = corpus.sql("SELECT source, domain, count(*) AS docs FROM docs GROUP BY ALL").to_pylist()
     assert {r["source"]: r["domain"] for r in rows} == SOURCES
     assert all(r["docs"] >= 100 for r in rows)
-    assert results["ingest"].records == results["ingest"].docs + results["ingest"].rejected
+    assert results["ingest"].rows_in == results["ingest"].rows_out + sum(results["ingest"].details["rejects"].values())
     # Fortunes repeat across the fortune files: real exact duplicates the demo finds.
     assert results["exact_dedup"].rows_out < results["exact_dedup"].rows_in
     # Scorers ran on every document: the Python docs read as English, the handbook in several languages.
-    assert results["heuristics"].rows_in == results["langid"].rows_in == results["ingest"].docs
+    assert results["heuristics"].rows_in == results["langid"].rows_in == results["ingest"].rows_out
     english = corpus.sql("SELECT avg((langid.language = 'en')::INT) AS share FROM corpus WHERE source = 'python-doc'").to_pylist()
     assert english[0]["share"] > 0.9
     languages = corpus.sql("SELECT count(DISTINCT langid.language) AS n FROM corpus WHERE source = 'debian-handbook'").to_pylist()
@@ -55,7 +55,7 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     quality_model(config.corpus, classifier.positive, classifier.negative, classifier.name)
     assert (model / "model.bin").stat().st_mtime_ns == built
     # Embeddings, clusters, SemDeDup and the balanced selection cover every document.
-    docs = results["ingest"].docs
+    docs = results["ingest"].rows_out
     assert results["embed"].rows_in == results["clusters"].rows_in == results["semdedup"].rows_in == docs
     assert 0 < results["semdedup"].rows_out < docs
     assert corpus.sql("SELECT count(*) AS n FROM selection_balanced").to_pylist() == [{"n": min(8000, docs)}]

@@ -15,20 +15,21 @@ from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
 from curation import Corpus
 from curation.catalog import report_sql
 from curation.cli import main
-from curation.cluster.balanced import allocate, balanced_sample
-from curation.cluster.hierarchical import HierarchicalKMeans
-from curation.cluster.kmeans import kmeans
-from curation.cluster.stage import ClusterConfig, cluster, default_ks
+from curation.clusters.balanced import allocate, balanced_sample
+from curation.clusters.hierarchical import HierarchicalKMeans
+from curation.clusters.kmeans import kmeans
+from curation.clusters.stage import ClustersConfig, default_ks
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 from curation.embed.encoders import load_encoder, minilm_path
-from curation.embed.stage import EmbedConfig, embed, read_vectors
+from curation.embed.stage import EmbedConfig, read_vectors
 from curation.errors import UserError
-from curation.ingest.stage import IngestOptions, ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.minhash.evaluation import planted_variant
 from curation.select.balanced import BalancedSelection, select_balanced
-from curation.semdedup import SemDedupConfig, max_earlier_similarity, semdedup
+from curation.semdedup import SemdedupConfig, max_earlier_similarity
+from curation.stage import run
 
 
 def pages(count: int, chars: int = 1200) -> list[str]:
@@ -40,7 +41,7 @@ def pages(count: int, chars: int = 1200) -> list[str]:
 
 # -- hierarchical k-means ----------------------------------------------------------------------
 def skewed_mixture(rng: np.random.Generator, half_width: float) -> np.ndarray:
-    """Three dense blobs of very different mass and a thin uniform background (specs §4.6)."""
+    """Three dense blobs of very different mass and a thin uniform background (Vo et al. 2024's long-tail case)."""
     blobs = [rng.normal([-1.5, -1.5], 0.15, (20000, 2)), rng.normal([1.5, 1.0], 0.2, (8000, 2)),
              rng.normal([0.0, 1.8], 0.25, (1500, 2)), rng.uniform(-half_width, half_width, (500, 2))]
     return np.clip(np.concatenate(blobs), -half_width, half_width).astype(np.float32)
@@ -166,11 +167,11 @@ def entropy(domains: list[str]) -> float:
 def test_balanced_selection_has_more_domain_entropy_than_random(tmp_path):
     records = skewed_domains(tmp_path)
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "skewed.jsonl"))], IngestOptions(shard_size=300))
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "skewed.jsonl"))], shard_size=300))
     # The static encoder (distilled from MiniLM) separates topics; the hashing encoder only
     # words, and splits the diverse Linux documentation over most clusters (README).
-    embed(corpus_dir, EmbedConfig(encoder="static"))
-    cluster(corpus_dir, ClusterConfig(ks=(40, 8)))
+    run(corpus_dir, EmbedConfig(encoder="static"))
+    run(corpus_dir, ClustersConfig(k=(40, 8)))
     select_balanced(corpus_dir, "balanced", BalancedSelection(300, seed=1))
     corpus = Corpus.open(corpus_dir)
     chosen = corpus.sql("SELECT domain FROM docs JOIN selection_balanced USING (id)")["domain"].to_pylist()
@@ -202,15 +203,15 @@ def planted_semantic(tmp_path_factory):
             twins[len(docs)] = len(docs) - 1
             docs.append(planted_variant(page, rng.choice(["edit-1%", "edit-3%"]), rng))
     write_jsonl(root / "docs.jsonl", [{"id": f"p{i}", "text": t} for i, t in enumerate(docs)])
-    ingest(str(root / "c"), [InputSpec(str(root / "docs.jsonl"))], IngestOptions(shard_size=250))
+    run(str(root / "c"), IngestConfig(inputs=[InputSpec(str(root / "docs.jsonl"))], shard_size=250))
     return str(root / "c"), docs, twins
 
 
 def test_semdedup_removes_planted_near_duplicates_and_keeps_unrelated_documents(planted_semantic):
     corpus_dir, docs, twins = planted_semantic
-    embed(corpus_dir, EmbedConfig())
+    run(corpus_dir, EmbedConfig())
     Corpus.open(corpus_dir).forget_stages(["clusters"])  # SemDeDup's own spherical k-means
-    record = semdedup(corpus_dir, SemDedupConfig(eps=(0.05, 0.2), k=8))
+    record = run(corpus_dir, SemdedupConfig(eps=(0.05, 0.2), clusters=8))
     assert record.details["clusters_from"] == "spherical k-means, k=8"
     rows = {r["id"]: r for r in Corpus.open(corpus_dir).sql("SELECT * FROM semdedup").to_pylist()}
     pair_removed = [not rows[f"p{a}"]["keep"] or not rows[f"p{b}"]["keep"] for a, b in twins.items()]
@@ -238,14 +239,14 @@ def test_max_earlier_similarity_equals_the_dense_rule():
 
 def test_same_seed_same_clusters_and_selection(planted_semantic):
     corpus_dir = planted_semantic[0]
-    embed(corpus_dir, EmbedConfig())
-    cluster(corpus_dir, ClusterConfig(ks=(20, 4), seed=9))
+    run(corpus_dir, EmbedConfig())
+    run(corpus_dir, ClustersConfig(k=(20, 4), seed=9))
     corpus = Corpus.open(corpus_dir)
     first = corpus.sql("SELECT * FROM clusters ORDER BY id").to_pylist()
     select_balanced(corpus_dir, "again", BalancedSelection(200, seed=4))
     chosen = corpus.sql("SELECT * FROM selection_again ORDER BY id").to_pylist()
     corpus.forget_stages(["clusters"])
-    cluster(corpus_dir, ClusterConfig(ks=(20, 4), seed=9))
+    run(corpus_dir, ClustersConfig(k=(20, 4), seed=9))
     select_balanced(corpus_dir, "again", BalancedSelection(200, seed=4))
     assert corpus.sql("SELECT * FROM clusters ORDER BY id").to_pylist() == first
     assert corpus.sql("SELECT * FROM selection_again ORDER BY id").to_pylist() == chosen
@@ -253,9 +254,9 @@ def test_same_seed_same_clusters_and_selection(planted_semantic):
 
 def test_stages_say_what_is_missing(tmp_path):
     write_jsonl(tmp_path / "x.jsonl", [{"id": "a", "text": "a few words"}])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "x.jsonl"))])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "x.jsonl"))]))
     with pytest.raises(UserError, match="no embeddings yet"):
-        cluster(str(tmp_path / "c"))
+        run(str(tmp_path / "c"), ClustersConfig())
     result = subprocess.run([*CURATE, "select", "s", str(tmp_path / "c"), "--balanced", "5"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "run `curate embed" in result.stderr and result.stderr.count("\n") == 1
     result = subprocess.run([*CURATE, "embed", str(tmp_path / "c"), "--encoder", "nope"], capture_output=True, text=True, timeout=120)
@@ -281,21 +282,21 @@ def test_encoders_put_a_light_edit_nearer_than_another_text(name):
 
 
 def test_embed_flow_on_dask_equals_plain_and_resumes_after_sigkill(tmp_path, dask_address):
-    from flows.embed import run_embed
+    from flows.stage import run_flow
 
     texts = pages(2400, chars=600)
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"e{i}", "text": t} for i, t in enumerate(texts)])
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=100))
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=100))
     command = [*CURATE, "embed", corpus_dir, "--encoder", "hashing", "--workers", "1"]
-    kill_once_staged(command, tmp_path / "c" / ".staging", "embed-*/part-*.parquet", count=2)
+    kill_once_staged(command, tmp_path / "c" / ".staging", "embed-*/out/part-*.parquet", count=2)
     assert Corpus.open(corpus_dir).stage("embed") is None, "killed too late"
     assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
     corpus = Corpus.open(corpus_dir)
     resumed = [read_vectors(corpus, part)[1] for part in corpus.parts("embeddings")]
 
     corpus.forget_stages(["embed"])
-    run_embed(corpus_dir, EmbedConfig(), dask_address)
+    run_flow(corpus_dir, EmbedConfig(), dask_address)
     on_dask = [read_vectors(corpus, part)[1] for part in corpus.parts("embeddings")]
     assert len(on_dask) == 24 and all((a == b).all() for a, b in zip(resumed, on_dask, strict=True))
     ids = pa.concat_arrays([read_vectors(corpus, p)[0].combine_chunks() for p in corpus.parts("embeddings")])

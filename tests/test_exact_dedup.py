@@ -6,10 +6,10 @@ import pytest
 from conftest import stdlib_texts, write_jsonl
 
 from curation import Corpus
-from curation.errors import UserError
-from curation.exact_dedup import ExactDedupConfig, exact_dedup
-from curation.ingest.stage import IngestOptions, ingest
+from curation.exact_dedup import ExactDedupConfig
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def planted(tmp_path):
     write_jsonl(tmp_path / "a.jsonl", originals[:60] + exact[:5] + spaced[:5] + upper[:5])
     write_jsonl(tmp_path / "b.jsonl", originals[60:] + exact[5:] + spaced[5:] + upper[5:])
     specs = [InputSpec(str(tmp_path / "a.jsonl")), InputSpec(str(tmp_path / "b.jsonl"))]
-    ingest(str(tmp_path / "c"), specs, IngestOptions(shard_size=25))
+    run(str(tmp_path / "c"), IngestConfig(inputs=specs, shard_size=25))
     return str(tmp_path / "c")
 
 
@@ -33,16 +33,16 @@ def removed(corpus_dir) -> dict[str, str]:
 
 
 def test_whitespace_normalisation_finds_exact_and_spacing_copies_not_case(planted):
-    record = exact_dedup(planted, ExactDedupConfig(normalize="whitespace"))
+    record = run(planted, ExactDedupConfig(normalize="whitespace"))
     expected = {f"exact-{i}": f"doc-{i}" for i in range(0, 30, 3)} | {f"spaced-{i}": f"doc-{i}" for i in range(1, 30, 3)}
     assert removed(planted) == expected
     assert (record.rows_in, record.rows_out) == (150, 130)
 
 
 def test_none_keeps_spacing_variants_and_lower_catches_case(planted):
-    exact_dedup(planted, ExactDedupConfig(normalize="none"))
+    run(planted, ExactDedupConfig(normalize="none"))
     assert set(removed(planted)) == {f"exact-{i}" for i in range(0, 30, 3)}
-    exact_dedup(planted, ExactDedupConfig(normalize="lower"))
+    run(planted, ExactDedupConfig(normalize="lower"))
     assert len(removed(planted)) == 30 and all(v.startswith("doc-") for v in removed(planted).values())
 
 
@@ -50,32 +50,32 @@ def test_first_occurrence_in_corpus_order_is_kept_and_scope_source_stays_within_
     text = "the same paragraph, word for word, in three places"
     write_jsonl(tmp_path / "one.jsonl", [{"id": "one-a", "text": text}, {"id": "one-b", "text": text}])
     write_jsonl(tmp_path / "two.jsonl", [{"id": "two-a", "text": text}])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "one.jsonl")), InputSpec(str(tmp_path / "two.jsonl"))])
-    exact_dedup(str(tmp_path / "c"), ExactDedupConfig(scope="global"))
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "one.jsonl")), InputSpec(str(tmp_path / "two.jsonl"))]))
+    run(str(tmp_path / "c"), ExactDedupConfig(scope="global"))
     assert removed(str(tmp_path / "c")) == {"one-b": "one-a", "two-a": "one-a"}
-    exact_dedup(str(tmp_path / "c"), ExactDedupConfig(scope="source"))
+    run(str(tmp_path / "c"), ExactDedupConfig(scope="source"))
     assert removed(str(tmp_path / "c")) == {"one-b": "one-a"}
 
 
 def test_attrs_are_row_aligned_with_docs_and_reruns_are_skipped(planted):
-    first = exact_dedup(planted)
+    first = run(planted, ExactDedupConfig())
     corpus = Corpus.open(planted)
     for part in corpus.parts("docs"):
         assert corpus.read_part("attrs/exact_dedup", part, ["id"])["id"].equals(corpus.read_part("docs", part, ["id"])["id"])
-    assert exact_dedup(planted).finished_at == first.finished_at
+    assert run(planted, ExactDedupConfig()).finished_at == first.finished_at
 
 
-def test_bad_options_are_user_errors():
-    with pytest.raises(UserError, match="scope"):
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="scope"):
         ExactDedupConfig(scope="everywhere")
 
 
 def test_flow_on_dask_matches_plain_python(planted, tmp_path, dask_address):
-    from flows.exact_dedup import run_exact_dedup
+    from flows.stage import run_flow
 
-    exact_dedup(planted)
+    run(planted, ExactDedupConfig())
     plain = removed(planted)
     Corpus.open(planted).forget_stages(["exact_dedup"])
     Corpus.open(planted).remove_table("attrs")
-    run_exact_dedup(planted, ExactDedupConfig(), dask_address)
+    run_flow(planted, ExactDedupConfig(), dask_address)
     assert removed(planted) == plain and len(plain) == 20

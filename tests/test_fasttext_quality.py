@@ -13,11 +13,12 @@ from curation import Corpus
 from curation.cli import main
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 from scorers.fasttext_quality import top_share_threshold
 from scorers.metrics import roc_auc, spearman
-from scorers.stage import ScoreConfig, score
+from scorers.stage import ScoreConfig
 
 
 def test_roc_auc_equals_the_share_of_correctly_ordered_pairs():
@@ -53,7 +54,7 @@ def test_dclm_recipe_separates_real_text_and_the_model_round_trips(tmp_path, cap
     jokes = [{"id": f"fortune{i}", "text": t, "domain": "literature"} for i, (_, t) in enumerate(itertools.islice(sources.fortunes(root), 400))]
     write_jsonl(tmp_path / "in.jsonl", docs + jokes)
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "in.jsonl"))])
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
 
     assert main(["train-quality", corpus_dir, "--positive", "domain = 'docs'", "--negative",
                  "SELECT text FROM docs WHERE domain = 'literature'", "--name", "docs_vs_jokes"]) == 0
@@ -68,7 +69,7 @@ def test_dclm_recipe_separates_real_text_and_the_model_round_trips(tmp_path, cap
     # DCLM's 0.018 is), but the order is what matters: the model read back from models/ ranks
     # every document of the corpus as it was trained to.
     options = {"model": str(folder / "model.bin"), "threshold": 0.5}
-    record = score(corpus_dir, ScoreConfig("quality_fasttext", options))
+    record = run(corpus_dir, ScoreConfig(scorer="quality_fasttext", options=options))
     rows = Corpus.open(corpus_dir).sql("SELECT domain, quality_fasttext.score AS score, quality_fasttext.keep AS keep FROM corpus").to_pylist()
     scores = np.array([r["score"] for r in rows])
     assert roc_auc(scores, np.array([r["domain"] == "docs" for r in rows])) > 0.9
@@ -78,7 +79,7 @@ def test_dclm_recipe_separates_real_text_and_the_model_round_trips(tmp_path, cap
     # A threshold by top-k percent is calibrated on a sample before the parts are scored, kept
     # with the stage record, and the scores go to a table of their own name.
     options = {"model": str(folder / "model.bin"), "top_percent": 25, "top_by": "chars"}
-    record = score(corpus_dir, ScoreConfig("quality_fasttext", options, name="docs_quality"))
+    record = run(corpus_dir, ScoreConfig(scorer="quality_fasttext", options=options, name="docs_quality"))
     threshold = record.details["calibration"]["threshold"]
     kept = Corpus.open(corpus_dir).sql(
         "SELECT sum(length(text)) FILTER (WHERE docs_quality.keep) / sum(length(text)) AS share, "

@@ -12,10 +12,11 @@ from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
 
 from curation import Corpus
 from curation.errors import UserError
-from curation.ingest.stage import IngestOptions, ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 from scorers.base import get_scorer
-from scorers.stage import ScoreConfig, score
+from scorers.stage import ScoreConfig
 
 GOOD = [
     "The committee met on Tuesday to review the budget and the plans for next year.",
@@ -89,7 +90,7 @@ def test_unknown_option_is_a_clear_error():
     with pytest.raises(UserError, match="no option max_wordz"):
         get_scorer("heuristics", max_wordz=3)
     with pytest.raises(UserError, match="no scorer named 'nope'"):
-        ScoreConfig("nope")
+        ScoreConfig(scorer="nope")
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +98,14 @@ def real_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("heuristics")
     texts = [t[:4000] for _, t in stdlib_texts(200)] + ["\n".join(GOOD)] * 3 + ["", "x"]
     write_jsonl(root / "in.jsonl", [{"id": f"h{i}", "text": t} for i, t in enumerate(texts) if t])
-    ingest(str(root / "c"), [InputSpec(str(root / "in.jsonl"))], IngestOptions(shard_size=40))
+    run(str(root / "c"), IngestConfig(inputs=[InputSpec(str(root / "in.jsonl"))], shard_size=40))
     return str(root / "c")
 
 
 def test_stage_writes_every_value_and_the_reasons_add_up(real_corpus, dask_address):
-    from flows.score import run_score
+    from flows.stage import run_flow
 
-    record = score(real_corpus, ScoreConfig("heuristics"))
+    record = run(real_corpus, ScoreConfig(scorer="heuristics"))
     corpus = Corpus.open(real_corpus)
     rows = corpus.sql("SELECT * FROM heuristics").to_pylist()
     assert len(rows) == record.rows_in == corpus.rows("docs")
@@ -115,7 +116,7 @@ def test_stage_writes_every_value_and_the_reasons_add_up(real_corpus, dask_addre
     assert {"words", "dup_5gram_frac", "c4_sentences", "newline_ratio", "gopher_quality", "fineweb"} <= set(rows[0])
     in_process = corpus.sql("SELECT * FROM heuristics ORDER BY id").to_pylist()
     corpus.forget_stages(["heuristics"])
-    run_score(real_corpus, ScoreConfig("heuristics"), dask_address)
+    run_flow(real_corpus, ScoreConfig(scorer="heuristics"), dask_address)
     assert corpus.sql("SELECT * FROM heuristics ORDER BY id").to_pylist() == in_process
     assert corpus.sql("SELECT count(*) AS n FROM corpus WHERE NOT heuristics.keep").to_pylist()[0]["n"] == len(rows) - record.rows_out
 
@@ -124,12 +125,12 @@ def test_scoring_resumes_after_sigkill(tmp_path):
     texts = [t[:3000] for _, t in stdlib_texts(400)]
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": t} for i, t in enumerate(texts * 5)])
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=50))
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=50))
     command = [*CURATE, "score", corpus_dir, "--scorer", "heuristics", "--set", "min_doc_words=40", "--workers", "1"]
-    kill_once_staged(command, tmp_path / "c" / ".staging", "heuristics-*/part-*.parquet", count=3)
+    kill_once_staged(command, tmp_path / "c" / ".staging", "heuristics-*/out/part-*.parquet", count=3)
     assert Corpus.open(corpus_dir).stage("heuristics") is None, "killed too late"
     assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
     resumed = Corpus.open(corpus_dir).sql("SELECT * FROM heuristics ORDER BY id").to_pylist()
     Corpus.open(corpus_dir).forget_stages(["heuristics"])
-    score(corpus_dir, ScoreConfig("heuristics", {"min_doc_words": 40}))
+    run(corpus_dir, ScoreConfig(scorer="heuristics", options={"min_doc_words": 40}))
     assert Corpus.open(corpus_dir).sql("SELECT * FROM heuristics ORDER BY id").to_pylist() == resumed

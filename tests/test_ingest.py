@@ -13,9 +13,10 @@ import zstandard
 from conftest import stdlib_texts, write_jsonl, write_jsonl_gz
 
 from curation import Corpus
-from curation.errors import DataRejected
-from curation.ingest.stage import IngestOptions, ingest
+from curation.errors import DataRejected, UserError
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 
 
 def counts(corpus_dir) -> tuple[int, int]:
@@ -62,7 +63,7 @@ def test_every_bad_input_kind_lands_in_rejects_with_its_reason(tmp_path):
     (tmp_path / "notes" / "fine.md").write_text("# A heading\n\nSome markdown text.")
 
     specs = [InputSpec(str(tmp_path / name)) for name in ("mixed.jsonl", "later.jsonl", "cut.jsonl.gz", "cut.jsonl.zst", "nocolumn.parquet", "notes")]
-    summary = ingest(str(tmp_path / "corpus"), specs, IngestOptions(shard_size=500, max_doc_bytes=4000))
+    summary = run(str(tmp_path / "corpus"), IngestConfig(inputs=specs, shard_size=500, max_doc_bytes=4000))
 
     reasons = reasons_in(tmp_path / "corpus")
     assert reasons == {
@@ -80,8 +81,8 @@ def test_every_bad_input_kind_lands_in_rejects_with_its_reason(tmp_path):
         "missing_text_column": 1,
     }
     docs, rejects = counts(tmp_path / "corpus")
-    assert summary.docs == docs and summary.rejected == rejects
-    assert summary.records == docs + rejects
+    assert summary.rows_out == docs and summary.rows_in - summary.rows_out == rejects
+    assert summary.rows_in == docs + rejects
     assert 0 < docs - 5 < 4000  # the good records plus what the cut files held before the damage
 
     corpus = Corpus.open(str(tmp_path / "corpus"))
@@ -119,8 +120,8 @@ def test_every_format_is_read_with_stable_ids_and_nfc_text(tmp_path):
         InputSpec(str(tmp_path / "table.csv")),
         InputSpec(str(tmp_path / "files")),
     ]
-    summary = ingest(str(tmp_path / "corpus"), specs)
-    assert summary.rejected == 0 and summary.docs == 14
+    summary = run(str(tmp_path / "corpus"), IngestConfig(inputs=specs))
+    assert summary.rows_in == summary.rows_out == 14
 
     corpus = Corpus.open(str(tmp_path / "corpus"))
     rows = {r["id"]: r for r in corpus.sql("SELECT * FROM docs").to_pylist()}
@@ -138,39 +139,42 @@ def test_every_format_is_read_with_stable_ids_and_nfc_text(tmp_path):
     assert rows["c1"]["text"] == "a csv text, with a comma"
     assert rows["files/one.txt"]["text"] == texts[10][1]
 
-    again = ingest(str(tmp_path / "corpus2"), specs)
+    again = run(str(tmp_path / "corpus2"), IngestConfig(inputs=specs))
     ids2 = {r["id"] for r in Corpus.open(str(tmp_path / "corpus2")).sql("SELECT id FROM docs").to_pylist()}
-    assert again.docs == summary.docs and ids2 == set(rows)
+    assert again.rows_out == summary.rows_out and ids2 == set(rows)
 
 
-def test_rerun_is_skipped_and_changed_options_start_over(tmp_path):
+def test_rerun_is_skipped_and_changed_options_start_over_when_told(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", [{"text": t} for _, t in stdlib_texts(30)])
     specs = [InputSpec(str(tmp_path / "in.jsonl"))]
-    first = ingest(str(tmp_path / "c"), specs, IngestOptions(shard_size=10))
+    first = run(str(tmp_path / "c"), IngestConfig(inputs=specs, shard_size=10))
     assert Corpus.open(str(tmp_path / "c")).parts("docs") == ["part-00000", "part-00001", "part-00002"]
-    assert ingest(str(tmp_path / "c"), specs, IngestOptions(shard_size=10)).skipped
-    redone = ingest(str(tmp_path / "c"), specs, IngestOptions(shard_size=7))
-    assert not redone.skipped and redone.docs == first.docs == 30
+    assert run(str(tmp_path / "c"), IngestConfig(inputs=specs, shard_size=10)).skipped
+    with pytest.raises(UserError, match="already has 30 documents.*--replace"):
+        run(str(tmp_path / "c"), IngestConfig(inputs=specs, shard_size=7))
+    assert len(Corpus.open(str(tmp_path / "c")).parts("docs")) == 3  # refused: nothing changed
+    redone = run(str(tmp_path / "c"), IngestConfig(inputs=specs, shard_size=7, mode="replace"))
+    assert not redone.skipped and redone.rows_out == first.rows_out == 30
     assert len(Corpus.open(str(tmp_path / "c")).parts("docs")) == 5
 
 
 def test_max_reject_fraction_turns_a_flood_of_rejects_into_a_failure(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", [{"text": "fine"}] + [{"text": ""}] * 3)
     with pytest.raises(DataRejected, match="75.0%"):
-        ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(max_reject_fraction=0.5))
+        run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], max_reject_fraction=0.5))
     docs, rejects = counts(tmp_path / "c")  # nothing is lost: the corpus is still written
     assert (docs, rejects) == (1, 3)
 
 
 def test_flow_on_a_dask_cluster_gives_the_same_corpus_as_plain_python(tmp_path, dask_address):
-    from flows.ingest import run_ingest
+    from flows.stage import run_flow
 
     texts = stdlib_texts(40)
     for k in range(4):
         write_jsonl(tmp_path / f"in{k}.jsonl", [{"text": t} for _, t in texts[k * 10 : (k + 1) * 10]] + [b"{oops"])
     specs = [InputSpec(str(tmp_path / f"in{k}.jsonl")) for k in range(4)]
-    run_ingest(str(tmp_path / "flow"), specs, IngestOptions(shard_size=4), dask_address)
-    ingest(str(tmp_path / "plain"), specs, IngestOptions(shard_size=4))
+    run_flow(str(tmp_path / "flow"), IngestConfig(inputs=specs, shard_size=4), dask_address)
+    run(str(tmp_path / "plain"), IngestConfig(inputs=specs, shard_size=4))
     flow, plain = Corpus.open(str(tmp_path / "flow")), Corpus.open(str(tmp_path / "plain"))
     assert flow.parts("docs") == plain.parts("docs")
     for part in plain.parts("docs"):

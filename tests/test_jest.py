@@ -1,4 +1,4 @@
-"""JEST's selection (§7): the chunked joint sampler finds a constructed best sub-batch far more
+"""JEST's selection (Evans et al. 2024): the chunked joint sampler finds a constructed best sub-batch far more
 often than chance and beats independent top-k on batch learnability when examples interact; the
 per-example form is top-k or a temperature sample; the batch sampler feeds a real DataLoader."""
 

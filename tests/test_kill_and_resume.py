@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 from conftest import CURATE, kill_once_staged, stdlib_texts
 
 from curation import Corpus
-from curation.ingest.stage import IngestOptions, ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 
 
 def make_inputs(directory, files: int = 40, records: int = 4000):
@@ -38,7 +39,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_uninterrupted_corpus(tmp_path):
     assert "docs 160,000" in rerun.stdout and "rejected 40: malformed_json" in rerun.stdout
 
     reference = tmp_path / "reference"
-    ingest(str(reference), [InputSpec(str(inputs))], IngestOptions(shard_size=1500))
+    run(str(reference), IngestConfig(inputs=[InputSpec(str(inputs))], shard_size=1500))
     killed, clean = Corpus.open(str(corpus_dir)), Corpus.open(str(reference))
     assert killed.parts("docs") == clean.parts("docs")
     for part in clean.parts("docs"):

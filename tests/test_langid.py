@@ -7,11 +7,12 @@ from conftest import write_jsonl
 
 from curation import Corpus
 from curation.errors import UserError
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.stage import run
 from scorers.evaluation import locale_sample
 from scorers.langid import LanguageScorer
-from scorers.stage import ScoreConfig, score
+from scorers.stage import ScoreConfig
 
 ENGLISH = ("The committee met on Tuesday to review the budget and the plans for next year, "
            "and several members argued that the library should open earlier.")
@@ -31,8 +32,8 @@ def test_language_filter_and_stage(tmp_path):
     records = [{"id": f"l{i}", "text": text} for i, (text, _) in enumerate(sample)]
     records += [{"id": f"e{i}", "text": f"{ENGLISH} Item {i}."} for i in range(10)]
     write_jsonl(tmp_path / "in.jsonl", records)
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
-    record = score(str(tmp_path / "c"), ScoreConfig("langid", {"languages": ["en"]}))
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
+    record = run(str(tmp_path / "c"), ScoreConfig(scorer="langid", options={"languages": ["en"]}))
     rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM langid").to_pylist()}
     assert record.rows_out == 10 == sum(r["keep"] for r in rows.values())
     assert all(rows[f"e{i}"]["language"] == "en" and rows[f"e{i}"]["reason"] is None for i in range(10))
@@ -41,4 +42,4 @@ def test_language_filter_and_stage(tmp_path):
 
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="run scripts/fetch-models"):
-        ScoreConfig("langid", {"model": str(tmp_path / "nope.ftz")})
+        ScoreConfig(scorer="langid", options={"model": str(tmp_path / "nope.ftz")})

@@ -17,10 +17,11 @@ from curation.cli import main
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 from curation.errors import UserError
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.mixture import stream
 from curation.mixture.schedule import Phase, check_phases, resolve_weights, upsample_at_end
+from curation.stage import run
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def corpus_dir(tmp_path_factory):
     for domain, (texts, count) in groups.items():
         write_jsonl(tmp / f"{domain}.jsonl", [{"id": f"{domain}-{i}", "text": t[:3000]}
                                                for i, (_, t) in enumerate(itertools.islice(texts, count))])
-    ingest(str(tmp / "c"), [InputSpec(str(tmp / f"{d}.jsonl"), source=d, domain=d) for d in groups])
+    run(str(tmp / "c"), IngestConfig(inputs=[InputSpec(str(tmp / f"{d}.jsonl"), source=d, domain=d) for d in groups]))
     return str(tmp / "c")
 
 

@@ -12,14 +12,15 @@ from pathlib import Path
 from conftest import write_jsonl
 
 from curation.cli import main
-from curation.cluster.stage import ClusterConfig, cluster
+from curation.clusters.stage import ClustersConfig
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.embed.stage import EmbedConfig, embed
-from curation.exact_dedup import exact_dedup
-from curation.ingest.stage import ingest
+from curation.embed.stage import EmbedConfig
+from curation.exact_dedup import ExactDedupConfig
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
-from scorers.stage import ScoreConfig, score
+from curation.stage import run
+from scorers.stage import ScoreConfig
 
 CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -40,14 +41,14 @@ def test_the_html_report_draws_every_plot(tmp_path):
         records = [{"id": f"{domain}{i}", "text": t[:3000]} for i, (_, t) in enumerate(itertools.islice(texts, 150))]
         write_jsonl(tmp_path / f"{domain}.jsonl", records + [{"id": f"{domain}-empty", "text": ""}])
     corpus_dir = str(tmp_path / "c")
-    ingest(corpus_dir, [InputSpec(str(tmp_path / f"{d}.jsonl"), domain=d) for d in ("docs", "literature")])
-    score(corpus_dir, ScoreConfig("heuristics"))
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / f"{d}.jsonl"), domain=d) for d in ("docs", "literature")]))
+    run(corpus_dir, ScoreConfig(scorer="heuristics"))
     assert main(["train-quality", corpus_dir, "--positive", "domain = 'docs'", "--negative", "domain <> 'docs'",
                  "--name", "q"]) == 0
-    score(corpus_dir, ScoreConfig("quality_fasttext", {"model": f"{corpus_dir}/models/q/model.bin"}, name="quality"))
-    exact_dedup(corpus_dir)
-    embed(corpus_dir, EmbedConfig(encoder="hashing"))
-    cluster(corpus_dir, ClusterConfig(ks=(8, 2)))
+    run(corpus_dir, ScoreConfig(scorer="quality_fasttext", options={"model": f"{corpus_dir}/models/q/model.bin"}, name="quality"))
+    run(corpus_dir, ExactDedupConfig())
+    run(corpus_dir, EmbedConfig(encoder="hashing"))
+    run(corpus_dir, ClustersConfig(k=(8, 2)))
     assert main(["mix", "demo", corpus_dir, "--upsample", "docs=2"]) == 0
     assert main(["report", "html", corpus_dir]) == 0
     page = Path(corpus_dir) / "report.html"

@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_stage_loses_nothing(tmp_path, external_cluster):
     _finished(_run(tmp_path, "local", ["--workers", "2"], env))
     run = _run(tmp_path, "external", ["--dask-address", scheduler], env)
     staging = tmp_path / "external" / ".staging"
-    wait_until(lambda: len(list(staging.glob("heuristics-*/part-*.parquet"))) >= 2 or run.poll() is not None,
+    wait_until(lambda: len(list(staging.glob("heuristics-*/out/part-*.parquet"))) >= 2 or run.poll() is not None,
           "the heuristics stage")
     assert run.poll() is None, "the run ended before a worker could be killed"
     victim = psutil.Process(workers[0].pid).children(recursive=True)[0]  # the worker under its nanny

@@ -10,9 +10,10 @@ from conftest import stdlib_texts, write_jsonl
 
 from curation import Corpus
 from curation.cli import main
-from curation.ingest.stage import ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
-from scorers.stage import ScoreConfig, score
+from curation.stage import run
+from scorers.stage import ScoreConfig
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def corpus_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("select")
     texts = [t[: 200 + 37 * i] for i, (_, t) in enumerate(stdlib_texts(400, min_chars=2000))]
     write_jsonl(tmp / "in.jsonl", [{"id": f"d{i:03d}", "text": t} for i, t in enumerate(texts)])
-    ingest(str(tmp / "c"), [InputSpec(str(tmp / "in.jsonl"), domain="code")])
+    run(str(tmp / "c"), IngestConfig(inputs=[InputSpec(str(tmp / "in.jsonl"), domain="code")]))
     return str(tmp / "c")
 
 
@@ -84,7 +85,7 @@ def test_tokens_come_from_a_real_tokenizer_when_counted(corpus_dir):
     corpus = Corpus.open(corpus_dir)
     definition = orjson.loads(corpus.fs.cat_file(corpus.path("selections", "tok", "selection.json")))
     assert definition["counted_with"] == "estimate: characters / 4"
-    score(corpus_dir, ScoreConfig("tokens"))
+    run(corpus_dir, ScoreConfig(scorer="tokens"))
     assert main(["select", "tok", corpus_dir, "--random", "--budget", "5000", "--unit", "tokens"]) == 0
     definition = orjson.loads(corpus.fs.cat_file(corpus.path("selections", "tok", "selection.json")))
     taken = corpus.sql("SELECT sum(tokens.tokens) AS t FROM corpus JOIN selection_tok USING (id)")["t"][0].as_py()

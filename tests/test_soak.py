@@ -40,7 +40,7 @@ def _command(work) -> list[str]:
     return [*CURATE, "-q", "run", str(work / "pipeline.yaml"), "--workers", "2"]
 
 
-@pytest.mark.parametrize("pattern", ["ingest-*/unit-*.done.json", "heuristics-*/part-*.parquet", "embed-*/part-*.parquet"])
+@pytest.mark.parametrize("pattern", ["ingest-*/unit-*.done.json", "heuristics-*/out/part-*.parquet", "embed-*/out/part-*.parquet"])
 def test_sigkill_in_a_stage_then_rerun_gives_the_uninterrupted_outputs(work, pattern):
     work, reference = work
     try:

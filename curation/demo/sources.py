@@ -1,4 +1,4 @@
-"""Real text that installs offline, read from unpacked Debian packages (shared/DATA.md).
+"""Real text that installs offline, read from unpacked Debian packages (scripts/fetch-demo-data unpacks them).
 
 Each reader yields (id, text) pairs in a stable order. ``scripts/fetch-demo-data`` downloads
 and unpacks the packages; nothing here touches the network.

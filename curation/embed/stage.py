@@ -1,9 +1,9 @@
 """The embed stage: one vector per document in embeddings/part-*.parquet (id, vector).
 
-    plan = plan_stage(corpus, STAGE, EmbedConfig(encoder="static"))
-    prepare_encoder(plan)                         # global: fit (hashing) or distil (static), once
-    for part in plan.parts: embed_part(plan, part)   # map, in parallel, resumable per part
-    finish_embeddings(plan)                       # global: move the parts into embeddings/
+    run(corpus_url, EmbedConfig(encoder="static"))   # curation.stage.run:
+        prepare_encoder    global: fit (hashing) or distil (static), once
+        embed_part         map over the parts, resumable per part
+        finish_embeddings  global: publish embeddings/ and models/embed
 
 Truncation: each text is cut to its first ``max_chars`` characters (default 2,000, about 400-500
 tokens of English) before encoding; MiniLM then applies its own limit of 256 word pieces, so
@@ -14,52 +14,50 @@ by default (half the space; cosine similarities change by less than 1e-3).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import Field, field_validator
 
-from curation.corpus import Corpus, StageRecord, write_bytes_atomic, write_parquet_atomic
+from curation.corpus import Corpus, write_bytes_atomic, write_parquet_atomic
 from curation.embed.encoders import ENCODERS, Encoder, load_encoder, static_model_path
 from curation.embed.hashing import HashingEncoder
-from curation.errors import UserError
-from curation.stages import StagePlan, finish_stage, run_in_process
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
-STAGE = "embed"
 TABLE = "embeddings"
 MODEL_FOLDER = "models/embed"
 DTYPES = {"float16": (np.float16, pa.float16()), "float32": (np.float32, pa.float32())}
 
 
-@dataclass(frozen=True)
-class EmbedConfig:
-    encoder: str = "hashing"
-    max_chars: int = 2000
-    dtype: str = "float16"
-    batch_size: int = 256
-    fit_sample: int = 20_000  # documents the hashing encoder learns its IDF and SVD from
-    seed: int = 0
+class EmbedConfig(StageConfig):
+    encoder: str = Field("hashing", description="hashing (numpy only), static (model2vec distilled from MiniLM), "
+                                                "minilm, or a local model directory.")
+    max_chars: int = Field(2000, ge=1, description="Each text is cut to its first N characters before encoding.")
+    dtype: Literal["float16", "float32"] = Field("float16", description="How vectors are stored.")
+    batch_size: int = Field(256, ge=1, description="Texts encoded at a time.")
+    fit_sample: int = Field(20_000, ge=1, description="Documents the hashing encoder learns its IDF and SVD from.")
+    seed: int = Field(0, description="Seed of the fit sample and the hashing encoder.")
 
-    def __post_init__(self):
-        if self.dtype not in DTYPES:
-            raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
-        if self.max_chars < 1 or self.batch_size < 1 or self.fit_sample < 1:
-            raise UserError("--max-chars, --batch-size and the fit sample must be at least 1")
-        if self.encoder not in ENCODERS and not Path(self.encoder).is_dir():
-            raise UserError(f"unknown encoder {self.encoder!r}: use {', '.join(ENCODERS)} or a local model directory")
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, encoder: str) -> str:
+        if encoder not in ENCODERS and not Path(encoder).is_dir():
+            raise ValueError(f"unknown encoder {encoder!r}: use {', '.join(ENCODERS)} or a local model directory")
+        return encoder
 
 
 def _state_path(plan: StagePlan) -> str:
-    return f"{plan.staging}/encoder.npz"
+    return f"{plan.staging}/model/hashing.npz"
 
 
 def prepare_encoder(plan: StagePlan) -> None:
     """What must exist before the parts are encoded in parallel: the hashing encoder fitted on a
     sample of this corpus, or the static model distilled (both once)."""
-    config = EmbedConfig(**plan.config)
+    config = plan.config
     if config.encoder == "static":
         static_model_path()
     if config.encoder != "hashing" or plan.corpus.fs.exists(_state_path(plan)):
@@ -82,7 +80,7 @@ def _encoder(name: str, state_path: str | None, corpus_url: str) -> Encoder:
 
 
 def embed_part(plan: StagePlan, part: str) -> None:
-    corpus, config = plan.corpus, EmbedConfig(**plan.config)
+    corpus, config = plan.corpus, plan.config
     target = plan.staged_part(part)
     if corpus.fs.exists(target):
         return
@@ -101,28 +99,21 @@ def embed_part(plan: StagePlan, part: str) -> None:
     write_parquet_atomic(corpus.fs, target, table)
 
 
-def finish_embeddings(plan: StagePlan) -> StageRecord:
+def finish_embeddings(plan: StagePlan) -> StageResult:
     corpus = plan.corpus
-    plan.check_staged_parts("vectors")
-    corpus.remove_table(MODEL_FOLDER)
-    if corpus.fs.exists(_state_path(plan)):
-        corpus.fs.makedirs(corpus.path(MODEL_FOLDER), exist_ok=True)
-        corpus.fs.mv(_state_path(plan), corpus.path(MODEL_FOLDER, "hashing.npz"))
     plan.publish_staged_parts(TABLE)
+    if corpus.fs.exists(_state_path(plan)):
+        corpus.publish(f"{plan.staging}/model", MODEL_FOLDER)
+    else:
+        corpus.remove_table(MODEL_FOLDER)
     rows = sum(plan.part_rows)
-    dim = read_dimension(corpus)
-    return finish_stage(plan, rows, rows, {"dim": dim})
+    return StageResult(rows, rows, {"dim": read_dimension(corpus)})
 
 
 def read_dimension(corpus: Corpus) -> int:
     first = corpus.parts(TABLE)[0]
     with corpus.fs.open(corpus.part_path(TABLE, first), "rb") as handle:
         return pq.ParquetFile(handle).schema_arrow.field("vector").type.list_size
-
-
-def embed(corpus_url: str, config: EmbedConfig | None = None) -> StageRecord:
-    """The whole stage in this process (no Prefect, no Dask)."""
-    return run_in_process(corpus_url, STAGE, config or EmbedConfig(), embed_part, finish_embeddings, prepare_encoder)
 
 
 def read_vectors(corpus: Corpus, part: str, dtype=np.float32) -> tuple[pa.ChunkedArray, np.ndarray]:
@@ -132,9 +123,9 @@ def read_vectors(corpus: Corpus, part: str, dtype=np.float32) -> tuple[pa.Chunke
     return table["id"], vector.flatten().to_numpy().reshape(len(vector), vector.type.list_size).astype(dtype)
 
 
-def embeddings_fingerprint(corpus: Corpus) -> str:
-    """Changes whenever the embeddings do: an input fingerprint of the stages that read them."""
-    record = corpus.stage(STAGE)
-    if record is None or not corpus.parts(TABLE):
-        raise UserError(f"{corpus.url} has no embeddings yet; run `curate embed {corpus.url}` first")
-    return f"{record.config_fingerprint}-{record.input_fingerprint}"
+STAGE = Stage(
+    name="embed",
+    config=EmbedConfig,
+    writes=(TABLE, MODEL_FOLDER),
+    steps=(Step(prepare_encoder), Step(embed_part, over=each_part), Step(finish_embeddings)),
+)

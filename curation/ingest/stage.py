@@ -1,162 +1,107 @@
-"""The ingest stage as plain functions: plan, ingest units (in any map), finish.
+"""The ingest stage: input files in, docs/ and rejects/ out.
 
-    plan = plan_ingest(corpus_url, specs, options)
-    results = [ingest_unit(u, plan.staging_url, ...) for u in plan.pending]   # or Dask, Prefect
-    summary = finish_ingest(plan, results)
+    run(corpus_url, IngestConfig(inputs=[InputSpec("raw/books.jsonl")]))   # curation.stage.run:
+        begin         global: resume a staging area, or start the corpus over
+        ingest_one    map over the input units (curation.ingest.units)
+        finish        global: assemble docs/ and rejects/, duplicate ids rejected
 
-A rerun with the same inputs and options is skipped; with a staging area of the same
-fingerprint it resumes; anything else starts over (documents change, so every attrs table and
-stage record built on the old documents is removed).
+A rerun with the same inputs and settings is skipped; with a staging area of the same
+fingerprints it resumes. A corpus that already has documents is not replaced unless the config
+says ``mode="replace"`` (`curate ingest --replace`): new documents invalidate every attrs table
+and stage record built on the old ones.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from pydantic import Field
 
 from curation.corpus import Corpus, StageRecord
 from curation.errors import DataRejected, UserError
-from curation.fingerprint import fingerprint
 from curation.ingest.assemble import assemble
-from curation.ingest.unit_ingest import UnitResult, ingest_unit
+from curation.ingest.unit_ingest import ingest_unit, unit_result
 from curation.ingest.units import IngestUnit, InputSpec, discover_units, input_fingerprint_items
-
-STAGE = "ingest"
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    shard_size: int = 20_000
-    max_doc_bytes: int = 1_000_000
-    max_reject_fraction: float = 1.0
-
-    def __post_init__(self):
-        if self.shard_size < 1:
-            raise UserError("--shard-size must be at least 1")
-        if self.max_doc_bytes < 1:
-            raise UserError("--max-doc-bytes must be at least 1")
-        if not 0.0 <= self.max_reject_fraction <= 1.0:
-            raise UserError("--max-reject-fraction must be between 0 and 1")
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, plan
 
 
-@dataclass
-class IngestSummary:
-    files: int
-    records: int
-    docs: int
-    rejects: dict[str, int] = field(default_factory=dict)
-    skipped: bool = False
-    wall_time_s: float = 0.0
-
-    @property
-    def rejected(self) -> int:
-        return sum(self.rejects.values())
-
-    def lines(self) -> list[str]:
-        head = "ingest already done with these inputs and options (skipped)" if self.skipped else f"ingest finished in {self.wall_time_s:.1f} s"
-        lines = [head, f"files {self.files:,}  records {self.records:,}  docs {self.docs:,}  rejects {self.rejected:,}"]
-        lines += [f"  rejected {count:,}: {reason}" for reason, count in sorted(self.rejects.items())]
-        return lines
+class IngestConfig(StageConfig):
+    inputs: tuple[InputSpec, ...] = Field(min_length=1, description="The files, directories or URLs to read.")
+    shard_size: int = Field(20_000, ge=1, description="Documents per part.")
+    max_doc_bytes: int = Field(1_000_000, ge=1, description="Longer documents are rejected (too_large).")
+    max_reject_fraction: float = Field(1.0, ge=0.0, le=1.0,
+                                       description="Fail (exit 1) when more than this fraction of records is rejected.")
+    # How to treat a corpus that has documents already; not part of the fingerprint, as it
+    # changes what a run may do, not what it makes.
+    mode: Literal["new", "replace"] = Field(
+        "new", exclude=True, description="new: refuse a corpus that has documents; replace: start it over.")
 
 
-@dataclass
-class IngestPlan:
-    corpus: Corpus
-    units: list[IngestUnit]
-    options: IngestOptions
-    config: dict
-    config_fingerprint: str
-    input_fingerprint: str
-    staging: str
-    done: IngestSummary | None
-    started: float = field(default_factory=time.time)
-
-    @property
-    def staging_url(self) -> str:
-        return self.corpus.to_uri(self.staging)
+def units(stage_plan: StagePlan) -> list[IngestUnit]:
+    return discover_units(list(stage_plan.config.inputs), text_files_per_unit=stage_plan.config.shard_size)
 
 
-def plan_ingest(corpus: Corpus, specs: list[InputSpec], options: IngestOptions) -> IngestPlan:
-    """Decide what to do; the caller holds the corpus lock (this may clear an outdated corpus)."""
-    units = discover_units(specs, text_files_per_unit=options.shard_size)
-    config = {"inputs": [asdict(s) for s in specs], "options": asdict(options)}
-    config_fp = fingerprint(config)
-    input_fp = fingerprint(input_fingerprint_items(units))
-    staging = corpus.path(".staging", f"{STAGE}-{config_fp}-{input_fp}")
-    record = corpus.stage(STAGE)
-    done = None
-    if record is not None and record.matches(config_fp, input_fp):
-        done = IngestSummary(record.details["files"], record.rows_in, record.rows_out, record.details["rejects"], skipped=True)
-    elif not corpus.fs.exists(staging):
-        _start_over(corpus)
-        corpus.fs.makedirs(staging, exist_ok=True)
-    return IngestPlan(corpus, units, options, config, config_fp, input_fp, staging, done)
+def input_files(config: IngestConfig) -> list:
+    """What identifies the inputs without reading them (a missing input fails here)."""
+    return input_fingerprint_items(discover_units(list(config.inputs), text_files_per_unit=config.shard_size))
 
 
-def _start_over(corpus: Corpus) -> None:
-    """New documents invalidate everything derived from the old ones."""
+def refuse_replacing(corpus: Corpus, config: IngestConfig) -> None:
+    """Other inputs into a corpus with documents replace them only when asked to."""
+    done = corpus.stage("ingest")
+    if done is None or config.mode == "replace":
+        return
+    stage_plan = plan(corpus, STAGE, config)
+    if not stage_plan.done and not corpus.fs.exists(stage_plan.staging):
+        raise UserError(f"{corpus.url} already has {done.rows_out:,} documents from other inputs or settings; "
+                        "give --replace (YAML: ingest.mode: replace) to start it over with these")
+
+
+def begin(stage_plan: StagePlan) -> None:
+    """Resume this staging area, or start the corpus over: new documents invalidate everything
+    derived from the old ones."""
+    corpus = stage_plan.corpus
+    if corpus.fs.exists(stage_plan.staging):
+        return
+    refuse_replacing(corpus, stage_plan.config)
     for table in ("docs", "rejects", "attrs", ".staging"):
         corpus.remove_table(table)
-    corpus.forget_stages([r["name"] for r in corpus.manifest()["stages"]])
+    corpus.forget_stages(list(corpus.records()))
+    corpus.fs.makedirs(stage_plan.staging, exist_ok=True)
 
 
-def pending_units(plan: IngestPlan) -> list[IngestUnit]:
-    return [] if plan.done else plan.units
+def ingest_one(stage_plan: StagePlan, unit: IngestUnit) -> None:
+    ingest_unit(unit, stage_plan.corpus.to_uri(stage_plan.staging), stage_plan.config.shard_size,
+                stage_plan.config.max_doc_bytes)
 
 
-def ingest_plan_unit(plan: IngestPlan, unit: IngestUnit) -> UnitResult:
-    return ingest_unit(unit, plan.staging_url, plan.options.shard_size, plan.options.max_doc_bytes)
+def finish(stage_plan: StagePlan) -> StageResult:
+    corpus, all_units = stage_plan.corpus, units(stage_plan)
+    results = [unit_result(corpus.to_uri(stage_plan.staging), unit) for unit in all_units]
+    rejects = assemble(corpus, stage_plan.staging, all_units, results)
+    records = sum(r.records for r in results)
+    docs = records - sum(rejects.values())
+    if docs != corpus.rows("docs"):
+        raise RuntimeError(f"ingest accounting is off: {docs} docs expected, {corpus.rows('docs')} written")
+    return StageResult(records, docs, {"files": sum(len(u.paths) for u in all_units), "rejects": dict(sorted(rejects.items()))})
 
 
-def finish_ingest(plan: IngestPlan, results: list[UnitResult]) -> IngestSummary:
-    summary = plan.done
-    if summary is None:
-        results = sorted(results, key=lambda r: r.unit)
-        rejects = assemble(plan.corpus, plan.staging, plan.units, results)
-        records = sum(r.records for r in results)
-        summary = IngestSummary(
-            files=sum(len(u.paths) for u in plan.units),
-            records=records,
-            docs=records - sum(rejects.values()),
-            rejects=dict(sorted(rejects.items())),
-            wall_time_s=time.time() - plan.started,
-        )
-        if summary.docs != plan.corpus.rows("docs"):
-            raise RuntimeError(f"ingest accounting is off: {summary.docs} docs expected, {plan.corpus.rows('docs')} written")
-        plan.corpus.record_stage(
-            StageRecord(
-                name=STAGE,
-                config=plan.config,
-                config_fingerprint=plan.config_fingerprint,
-                input_fingerprint=plan.input_fingerprint,
-                rows_in=summary.records,
-                rows_out=summary.docs,
-                wall_time_s=round(summary.wall_time_s, 3),
-                parts=len(plan.corpus.parts("docs")),
-                details={"files": summary.files, "rejects": summary.rejects},
-            )
-        )
-        plan.corpus.remove_table(".staging")
-    fraction = summary.rejected / summary.records if summary.records else 0.0
-    if fraction > plan.options.max_reject_fraction:
-        raise DataRejected(
-            f"ingest rejected {fraction:.1%} of {summary.records:,} records, above --max-reject-fraction "
-            f"{plan.options.max_reject_fraction:.1%}; see `curate report rejects {plan.corpus.url}`"
-        )
-    return summary
+def reject_limit(stage_plan: StagePlan, record: StageRecord) -> None:
+    config = stage_plan.config
+    rejected = record.rows_in - record.rows_out
+    fraction = rejected / record.rows_in if record.rows_in else 0.0
+    if fraction > config.max_reject_fraction:
+        raise DataRejected(f"ingest rejected {fraction:.1%} of {record.rows_in:,} records, above max_reject_fraction "
+                           f"{config.max_reject_fraction:.1%}; see `curate report rejects {stage_plan.corpus.url}`")
 
 
-def corpus_for_ingest(corpus_url: str, specs: list[InputSpec]) -> Corpus:
-    """The corpus to ingest into, created only once the inputs are known to exist."""
-    discover_units(specs)
-    return Corpus.create(corpus_url)
-
-
-def ingest(corpus_url: str, specs: list[InputSpec], options: IngestOptions | None = None) -> IngestSummary:
-    """Ingest in this process, without Prefect or Dask (notebooks, tests of the logic)."""
-    corpus = corpus_for_ingest(corpus_url, specs)
-    with corpus.writer_lock("ingest"):
-        plan = plan_ingest(corpus, specs, options or IngestOptions())
-        results = [ingest_plan_unit(plan, unit) for unit in pending_units(plan)]
-        return finish_ingest(plan, results)
-
+STAGE = Stage(
+    name="ingest",
+    config=IngestConfig,
+    reads=(),
+    writes=("docs", "rejects"),
+    outside=input_files,
+    check=refuse_replacing,
+    accept=reject_limit,
+    steps=(Step(begin), Step(ingest_one, over=units, unit="inputs"), Step(finish)),
+)

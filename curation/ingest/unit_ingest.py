@@ -31,12 +31,18 @@ class UnitResult:
     shards: int = 0
 
 
+def unit_result(staging_url: str, unit: IngestUnit) -> UnitResult:
+    """The result a finished unit left in the staging area."""
+    fs, staging = fsspec.core.url_to_fs(staging_url)
+    with fs.open(f"{staging}/{unit.name}.done.json", "rb") as handle:
+        return UnitResult(**orjson.loads(handle.read()))
+
+
 def ingest_unit(unit: IngestUnit, staging_url: str, shard_size: int, max_doc_bytes: int) -> UnitResult:
     fs, staging = fsspec.core.url_to_fs(staging_url)
     done_path = f"{staging}/{unit.name}.done.json"
     if fs.exists(done_path):
-        with fs.open(done_path, "rb") as handle:
-            return UnitResult(**orjson.loads(handle.read()))
+        return unit_result(staging_url, unit)
     unit_dir = f"{staging}/{unit.name}"
     if fs.exists(unit_dir):
         fs.rm(unit_dir, recursive=True)  # leftovers of a killed attempt

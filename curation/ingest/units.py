@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import fsspec
+from pydantic import BaseModel, ConfigDict, Field
 
 from curation.errors import UserError
 from curation.filesystems import url
@@ -21,15 +22,19 @@ TEXT_SUFFIXES = (".txt", ".md")
 HF_DISK_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """One input as the user named it, with how to read it."""
+class InputSpec(BaseModel):
+    """One input as the user named it, with how to read it: ``InputSpec("raw/books.jsonl", domain="books")``."""
 
-    path: str
-    source: str | None = None
-    domain: str | None = None
-    text_field: str = "text"
-    id_field: str = "id"
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(description="A file, directory or URL.")
+    source: str | None = Field(None, description="Source name (default: the file or directory name).")
+    domain: str | None = Field(None, description="A constant domain for these documents.")
+    text_field: str = Field("text", description="The field holding the text.")
+    id_field: str = Field("id", description="The field holding the document id.")
+
+    def __init__(self, path: str, **fields):
+        super().__init__(path=path, **fields)
 
 
 @dataclass(frozen=True)

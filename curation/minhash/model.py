@@ -6,7 +6,7 @@ be deduplicated against this corpus without recomputing its signatures.
     models/minhash/bands/part-*.parquet        band, key, doc, source
     models/minhash/edges.parquet               u, v, similarity: the verified pairs
 
-model.json is written last and removed first, so a half-written model is never used.
+The folder is published whole, so a half-written model is never used.
 """
 
 from __future__ import annotations
@@ -25,23 +25,24 @@ EDGE_SETTINGS = ("ngram", "bands", "rows", "seed", "threshold", "scope", "verify
 EDGES_SCHEMA = pa.schema([("u", pa.int64()), ("v", pa.int64()), ("similarity", pa.float32())])
 
 
-def keep_tables(corpus: Corpus, staging: str, settings: dict, docs_fingerprint: str,
-                parts: list[str], part_rows: list[int], edges: pa.Table) -> None:
-    """Move a finished run's signatures and bands from its staging area into the model."""
-    fs, folder = corpus.fs, corpus.path(FOLDER)
-    if fs.exists(folder):
-        fs.rm(folder, recursive=True)
-    fs.makedirs(folder, exist_ok=True)
+def keep_tables(plan, edges: pa.Table) -> None:
+    """Publish a finished run's signatures, bands and verified edges from its staging area as
+    the model (``Corpus.publish``: a reader finds the old model or the new one, whole)."""
+    fs, staged = plan.corpus.fs, f"{plan.staging}/model"
+    fs.makedirs(staged, exist_ok=True)
     for kind in ("signatures", "bands"):
-        fs.mv(f"{staging}/{kind}", f"{folder}/{kind}", recursive=True)
-    write_parquet_atomic(fs, f"{folder}/edges.parquet", edges.cast(EDGES_SCHEMA))
-    model = {
-        "settings": {name: settings[name] for name in EDGE_SETTINGS},
-        "docs_fingerprint": docs_fingerprint,
-        "parts": parts,
-        "part_rows": part_rows,
+        fs.mv(f"{plan.staging}/{kind}", f"{staged}/{kind}", recursive=True)
+    # Sorted: candidate pairs come from DuckDB in no set order, and the model is checksummed.
+    ordered = edges.cast(EDGES_SCHEMA).sort_by([("u", "ascending"), ("v", "ascending")])
+    write_parquet_atomic(fs, f"{staged}/edges.parquet", ordered)
+    description = {
+        "settings": {name: getattr(plan.config, name) for name in EDGE_SETTINGS},
+        "docs_fingerprint": plan.corpus.docs_fingerprint(),
+        "parts": plan.parts,
+        "part_rows": plan.part_rows,
     }
-    write_bytes_atomic(fs, f"{folder}/model.json", orjson.dumps(model, option=orjson.OPT_INDENT_2))
+    write_bytes_atomic(fs, f"{staged}/model.json", orjson.dumps(description, option=orjson.OPT_INDENT_2))
+    plan.corpus.publish(staged, FOLDER)
 
 
 def read_model(url: str, settings: dict) -> tuple[Corpus, dict]:
@@ -50,11 +51,11 @@ def read_model(url: str, settings: dict) -> tuple[Corpus, dict]:
     corpus = Corpus.open(url)
     path = corpus.path(FOLDER, "model.json")
     if not corpus.fs.exists(path):
-        raise UserError(f"{url} has no MinHash tables ({FOLDER}); run `curate dedup {url} --fuzzy` first")
+        raise UserError(f"{url} has no MinHash tables ({FOLDER}); run `curate minhash {url}` first")
     with corpus.fs.open(path, "rb") as handle:
         model = orjson.loads(handle.read())
     if model["docs_fingerprint"] != corpus.docs_fingerprint():
-        raise UserError(f"the MinHash tables of {url} are older than its documents; run `curate dedup {url} --fuzzy` again")
+        raise UserError(f"the MinHash tables of {url} are older than its documents; run `curate minhash {url}` again")
     different = [f"{name} {model['settings'][name]} there, {settings[name]} here"
                  for name in EDGE_SETTINGS if model["settings"][name] != settings[name]]
     if different:

@@ -1,6 +1,6 @@
 """Word n-gram shingles of many documents at once, as 64-bit hashes, without a per-word loop.
 
-Normalisation follows datatrove/FineWeb (specs §2.3): lower case, every digit becomes "0",
+Normalisation follows datatrove/FineWeb (Penedo et al. 2024, arXiv:2406.17557): lower case, every digit becomes "0",
 punctuation and symbols become spaces, runs of whitespace collapse, diacritics are removed.
 ASCII documents go through one ``bytes.translate``; others through NFKD and a Unicode table.
 

@@ -1,4 +1,4 @@
-"""Domain weights and the phases of a mixture schedule (specs §8, §9).
+"""Domain weights and the phases of a mixture schedule (natural, temperature and explicit weights; phases as in curriculum schedules).
 
 Weights are token shares per domain. They come from a spec:
 - ``natural``: each domain's share of the available tokens;

@@ -38,11 +38,20 @@ class _Queries:
 
 
 def funnel(q: _Queries) -> str:
-    rows = q.rows("SELECT name, rows_in, rows_out FROM stages")
+    """Bars: what each stage kept of what it read. Line: the documents passing every stage so far,
+    in pipeline order (a stage that marks nothing carries the line on)."""
+    from curation.registry import pipeline_rank
+
+    rows = sorted(q.rows("SELECT name, stage, rows_in, rows_out FROM stages"), key=lambda r: pipeline_rank(r["stage"]))
+    passing = {r["stage"]: r["docs"] for r in q.rows("SELECT stage, docs FROM passing")}
+    line = []
+    for r in rows:
+        line.append(passing.get(r["name"], line[-1] if line else r["rows_out"]))
     labels = [f"{r['name']} ({r['rows_in'] - r['rows_out']:,} out)" if r["rows_in"] != r["rows_out"] else r["name"]
               for r in rows]
     return svg.horizontal_bars("funnel", "Documents kept by each stage", labels, [r["rows_out"] for r in rows],
-                               note="Each stage marks documents; the counts are what it kept of what it read.")
+                               note="Bars: what each stage kept of what it read. Line: documents that pass "
+                                    "every stage so far, in pipeline order.", line=line)
 
 
 def drops(q: _Queries) -> str:
@@ -82,7 +91,7 @@ def score_histograms(q: _Queries) -> list[str]:
 
 def cluster_sizes(q: _Queries) -> list[str]:
     if "clusters" not in q.corpus.attrs_stages():
-        return [svg.horizontal_bars("clusters", "Cluster sizes", [], [], empty="no clusters yet (curate cluster)")]
+        return [svg.horizontal_bars("clusters", "Cluster sizes", [], [], empty="no clusters yet (curate clusters)")]
     levels = sorted((c for c in q.columns("clusters") if c.startswith("level_")), key=lambda c: int(c[6:]))
     figures = []
     for level in levels:

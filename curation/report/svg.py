@@ -30,12 +30,14 @@ def _number(value: float) -> str:
 
 
 def horizontal_bars(name: str, title: str, labels: list[str], values: list[float], note: str = "",
-                    empty: str = "nothing to show") -> str:
+                    empty: str = "nothing to show", line: list[float] | None = None) -> str:
+    """One bar per label; ``line``, if given, is a second series drawn as a line through the rows
+    (the funnel's documents passing every stage so far)."""
     if not labels:
         return _empty(name, title, empty)
     row, left = 22, 300
     height = row * len(labels) + 10
-    top = max(values) or 1
+    top = max([*values, *(line or [])]) or 1
     bars = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         width = max(1.0, (WIDTH - left - 90) * value / top)
@@ -44,6 +46,12 @@ def horizontal_bars(name: str, title: str, labels: list[str], values: list[float
                     f'<rect x="{left}" y="{y + 3}" width="{width:.1f}" height="{row - 6}" fill="{PALETTE[0]}">'
                     f"<title>{escape(str(label))}: {_number(value)}</title></rect>"
                     f'<text x="{left + width + 5:.1f}" y="{y + 15}">{_number(value)}</text>')
+    if line:
+        points = [(left + (WIDTH - left - 90) * value / top, 5 + i * row + row / 2) for i, value in enumerate(line)]
+        bars.append(f'<polyline fill="none" stroke="{PALETTE[1]}" stroke-width="2" '
+                    f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}"/>')
+        bars += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PALETTE[1]}"><title>{_number(value)}</title></circle>'
+                 for (x, y), value in zip(points, line, strict=True)]
     svg = f'<svg width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img">{"".join(bars)}</svg>'
     return _figure(name, title, svg, note)
 

@@ -1,5 +1,5 @@
 """`curate select NAME DIR --balanced N`: hierarchical balanced sampling over the cluster tree
-of the cluster stage (curation.cluster.balanced), written as a selection."""
+of the cluster stage (curation.clusters.balanced), written as a selection."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
-from curation.cluster.balanced import STRATEGIES, balanced_sample
-from curation.cluster.stage import clusters_are_current, load_hierarchy
+from curation.clusters.balanced import STRATEGIES, balanced_sample
+from curation.clusters.stage import load_hierarchy
 from curation.corpus import Corpus
 from curation.duck import sql_file
 from curation.errors import UserError
@@ -54,8 +54,9 @@ def select_balanced(corpus_url: str, name: str, options: BalancedSelection) -> S
     started = time.time()
     corpus = Corpus.open(corpus_url)
     check_name(name)
-    if not clusters_are_current(corpus):
-        raise UserError(f"{corpus_url} has no clusters of its current embeddings; run `curate cluster {corpus_url}` first")
+    if not corpus.is_current("clusters"):
+        missing = "embed" if corpus.stage("embed") is None else "clusters"
+        raise UserError(f"{corpus_url} has no clusters of its current embeddings; run `curate {missing} {corpus_url}` first")
     hierarchy = load_hierarchy(corpus)
     levels = len(hierarchy.centroids_)
     table = corpus.sql(sql_file("select_balanced_candidates.sql", where=options.where))

@@ -1,4 +1,4 @@
-"""JEST: joint example selection (Evans et al. 2024; specs §7), for a trainer to call each step.
+"""JEST: joint example selection (Evans et al. 2024, arXiv:2406.17711), for a trainer to call each step.
 
 From a super-batch of B examples, keep a sub-batch of b = (1 - filter_ratio) * B that is jointly
 most learnable, scored by a learner and a frozen reference model:
@@ -13,7 +13,7 @@ Two forms of loss:
   else is chosen, and ``joint_sample`` draws the sub-batch in ``n_chunks`` chunks, each from
   softmax(c_k(A)) with c_k(A) = S_kk + sum over a in A of (S_ak + S_ka), given the chunks before.
 - per example (B): a language model's mean token loss per sequence. S is then diagonal and joint
-  selection reduces to independent selection (§7.6): the top b, or a sample from softmax(score / T)
+  selection reduces to independent selection (the paper's limit case): the top b, or a sample from softmax(score / T)
   (Gumbel-top-k).
 
     selector = JestSelector(filter_ratio=0.8, seed=0)
@@ -56,7 +56,7 @@ def _gumbel_top(logits: np.ndarray, count: int, rng: np.random.Generator) -> np.
 
 def joint_sample(scores: np.ndarray, n_chunks: int = 16, filter_ratio: float = 0.8,
                  rng: np.random.Generator | None = None, normalize: bool = False) -> np.ndarray:
-    """§7.3's chunked sampler over a B x B score matrix. The first chunk is uniform; each later
+    """The paper's chunked sampler over a B x B score matrix. The first chunk is uniform; each later
     chunk is drawn from softmax of the conditional scores given the chunks before. ``normalize``
     divides the logits by 2|A| + 1 (the reimplementation's choice; the paper's is unverified)."""
     rng = rng or np.random.default_rng()
@@ -77,7 +77,7 @@ def joint_sample(scores: np.ndarray, n_chunks: int = 16, filter_ratio: float = 0
 
 def select_per_example(scores: np.ndarray, count: int, mode: str = "sample", temperature: float = 1.0,
                        rng: np.random.Generator | None = None) -> np.ndarray:
-    """§7.6: the ``count`` best (``topk``) or a sample without replacement from softmax(score / T)."""
+    """Independent selection: the ``count`` best (``topk``) or a sample without replacement from softmax(score / T)."""
     if mode == "topk":
         return np.argsort(-scores, kind="stable")[:count]
     if mode == "sample":

@@ -1,4 +1,4 @@
-"""Token-budgeted selection inside strata, as DataMan's Sample-with-DataMan does it (specs §6.6):
+"""Token-budgeted selection inside strata, as DataMan's Sample-with-DataMan does it (Peng et al. 2025, arXiv:2502.19363):
 each stratum gets a token budget, its documents are taken best-first by a metric (in random order
 when the metric is constant, e.g. after keeping only overall_score == 5) until the budget is met,
 and a stratum with too few tokens is upsampled.
@@ -10,7 +10,7 @@ and a stratum with too few tokens is upsampled.
 many times each document is picked (0 = not picked). Upsampling repeats the whole stratum evenly
 (every document k or k+1 times, the extra copies going to the best) rather than drawing with
 replacement as DataMan does: the same expected counts with no document repeated by chance much
-more than the others. The report lists, per stratum, what it had, was due and got (§6.9: repeats are
+more than the others. The report lists, per stratum, what it had, was due and got (DataMan: repeats are
 never silent).
 """
 

@@ -1,4 +1,4 @@
-"""Reading a rater's answer into 14 scores and one domain, or rejecting it (specs §6.4): an answer
+"""Reading a rater's answer into 14 scores and one domain, or rejecting it (DataMan, Peng et al. 2025, arXiv:2502.19363): an answer
 is never guessed or repaired beyond what DataMan's own parser does.
 
 Two forms are read:

@@ -1,4 +1,4 @@
-"""DataMan's 14 quality criteria, 15 domains, and its two prompts (specs §6.2-6.5).
+"""DataMan's 14 quality criteria, 15 domains, and its two prompts (Peng et al. 2025, arXiv:2502.19363).
 
 ``annotation_prompt`` is the teacher prompt (GPT-4 in the paper) that asks for the 14 scores and
 a domain with reasoning; ``rater_prompt`` is the short prompt the fine-tuned DataMan raters answer

@@ -1,4 +1,4 @@
-"""Selecting with DataMan ratings (specs §6.6): a token budget spread over strata by a strategy,
+"""Selecting with DataMan ratings (DataMan's Sample-with-DataMan, Peng et al. 2025): a token budget spread over strata by a strategy,
 documents taken best-first by a metric inside each, short strata upsampled.
 
     lines = select_dataman(corpus_url, "overall5", DataManSelection(budget=1_000_000, target_scores=(5,),

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from curation.corpus import Corpus, write_bytes_atomic, write_parquet_atomic
 from curation.errors import UserError
 from curation.progress import progress
-from curation.stages import sample_documents
+from curation.stage import sample_documents
 from scorers.dataman.distill import DistilledRater
 from scorers.dataman.prompts import COLUMNS
 from scorers.dataman.scorer import DISTILLED_FILE, DataManScorer

@@ -1,8 +1,8 @@
-"""Fuzzy deduplication with MinHash-LSH, verified candidates and representative clusters.
+"""The minhash stage: fuzzy deduplication with MinHash-LSH, verified candidates and
+representative clusters.
 
-    plan = plan_stage(corpus, STAGE, FuzzyDedupConfig())
-    for part in plan.parts: signature_part(plan, part)     # map, in parallel
-    find_duplicates(plan)                                 # global
+    run(corpus_url, MinhashConfig(threshold=0.8))   # curation.stage.run: signature_part over
+                                                    # every part, then find_duplicates
 
 Map: normalised word n-gram shingles, MinHash signatures and LSH band keys per docs part.
 Global: DuckDB groups the band tables on disk into candidate pairs; each pair is verified
@@ -18,13 +18,14 @@ bands and verified pairs, and so marks its documents as a run over OLD and new t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field, field_validator, model_validator
 
-from curation.corpus import Corpus, StageRecord, write_parquet_atomic
+from curation.corpus import Corpus, write_parquet_atomic
 from curation.duck import connect, quote_list, sql_file
 from curation.errors import UserError
 from curation.fingerprint import fingerprint
@@ -33,68 +34,75 @@ from curation.minhash.clusters import connected_components, connected_components
 from curation.minhash.documents import Involved, Segment, Similarity, by_part, take
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, band_keys, bands_rows_for, minhash_signatures
-from curation.stages import StagePlan, finish_stage, run_in_process
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
-STAGE = "minhash"
-SCOPES = ("global", "source")
-VERIFY = ("exact", "estimate")
 # Above this many verified pairs, components are found by DuckDB rather than in Python.
 COMPONENTS_IN_MEMORY_EDGES = 500_000
 BATCH = 2048
 
 
-@dataclass(frozen=True)
-class FuzzyDedupConfig:
-    ngram: int = 5
-    bands: int = 14
-    rows: int = 8
-    seed: int = 1
-    threshold: float = 0.8
-    scope: str = "global"
-    keep: str = "first"  # first | longest | best:<stage>.<column>
-    verify: str = "exact"  # exact (true shingle Jaccard) | estimate (from the signatures)
-    against: str | None = None  # an earlier corpus whose kept documents new ones are compared with
+class MinhashConfig(StageConfig):
+    threshold: float = Field(0.8, gt=0.0, le=1.0,
+                             description="Jaccard similarity from which two documents are near-duplicates.")
+    ngram: int = Field(5, ge=1, description="Words per shingle.")
+    bands: int = Field(14, ge=1, description="LSH bands (FineWeb's 14 x 8 by default).")
+    rows: int = Field(8, ge=1, description="Rows per band.")
+    num_perm: int | None = Field(None, ge=1, exclude=True,
+                                 description="Instead of bands and rows: this many permutations, "
+                                             "split into bands x rows for the threshold.")
+    seed: int = Field(1, description="Seed of the permutations.")
+    scope: Literal["global", "source"] = Field(
+        "global", description="global: near-duplicates across the corpus; source: within one source.")
+    keep: str = Field("first", description="Which of a cluster survives: first, longest or best:<stage>.<column>.")
+    verify: Literal["exact", "estimate"] = Field(
+        "exact", description="Check candidates by true shingle Jaccard, or by the signatures' estimate.")
+    against: str | None = Field(
+        None, description="An earlier corpus whose kept MinHash tables (models/minhash) the new documents "
+                          "are compared with; its documents come first.")
 
-    def __post_init__(self):
-        if self.scope not in SCOPES:
-            raise UserError(f"fuzzy dedup scope must be one of {', '.join(SCOPES)}, not {self.scope!r}")
-        if not 0.0 < self.threshold <= 1.0:
-            raise UserError(f"the similarity threshold must be in (0, 1], not {self.threshold}")
-        if self.keep not in ("first", "longest") and not _best_column(self.keep):
-            raise UserError(f"--keep must be first, longest or best:<stage>.<column>, not {self.keep!r}")
-        if self.verify not in VERIFY:
-            raise UserError(f"--verify must be one of {', '.join(VERIFY)}, not {self.verify!r}")
-        MinHashParams(self.ngram, self.bands, self.rows, self.seed)  # checks sizes
-        if self.against is not None and not self.against:
-            raise UserError("--against needs the path or URL of an earlier corpus")
+    @model_validator(mode="before")
+    @classmethod
+    def _bands_from_num_perm(cls, values: dict) -> dict:
+        """bands x rows chosen for the threshold when only a number of permutations is given."""
+        if not isinstance(values, dict) or values.get("num_perm") is None:
+            return values
+        if values.get("bands") is not None or values.get("rows") is not None:
+            raise ValueError("give num_perm or bands and rows, not both")
+        # Verification removes false candidates, so they cost only a check; a missed pair is
+        # lost for good. Weighting them 1:19 picks FineWeb's 14 x 8 for 112 permutations at 0.8.
+        bands, rows = bands_rows_for(float(values.get("threshold", 0.8)), int(values["num_perm"]),
+                                     false_positive_weight=0.05)
+        return {**values, "bands": bands, "rows": rows}
 
-    def extra_inputs(self, corpus: Corpus | None = None) -> list[str]:
-        """What this run reads outside its corpus: the older corpus's MinHash model."""
-        return [fingerprint(model.read_model(self.against, asdict(self))[1])] if self.against else []
+    @field_validator("keep")
+    @classmethod
+    def _keep_rule(cls, keep: str) -> str:
+        if keep not in ("first", "longest") and not _best_column(keep):
+            raise ValueError(f"must be first, longest or best:<stage>.<column>, not {keep!r}")
+        return keep
 
-    def check_against(self, corpus: Corpus) -> None:
-        """Fail early, with one clear line, when ``against`` cannot serve a run over ``corpus``."""
-        if self.against and Corpus.open(self.against).root == corpus.root:
-            raise UserError(f"--against names the corpus being deduplicated ({corpus.url})")
-        self.extra_inputs()
+    @field_validator("against")
+    @classmethod
+    def _against_named(cls, against: str | None) -> str | None:
+        if against is not None and not against:
+            raise ValueError("needs the path or URL of an earlier corpus")
+        return against
 
     @property
     def params(self) -> MinHashParams:
         return MinHashParams(self.ngram, self.bands, self.rows, self.seed)
 
 
-def fuzzy_config(threshold: float = 0.8, bands: int | None = None, rows: int | None = None,
-                 num_perm: int | None = None, **options) -> FuzzyDedupConfig:
-    """A config from what a user gives: bands and rows, or a number of permutations from which
-    bands x rows are chosen for the threshold, or neither (FineWeb's 14 x 8)."""
-    if num_perm is not None:
-        if bands or rows:
-            raise UserError("give --num-perm or --bands/--rows, not both")
-        # Verification removes false candidates, so they cost only a check; a missed pair is
-        # lost for good. Weighting them 1:19 picks FineWeb's 14 x 8 for 112 permutations at 0.8.
-        bands, rows = bands_rows_for(threshold, num_perm, false_positive_weight=0.05)
-    defaults = FuzzyDedupConfig()
-    return FuzzyDedupConfig(threshold=threshold, bands=bands or defaults.bands, rows=rows or defaults.rows, **options)
+def against_fingerprint(config: MinhashConfig) -> list[str]:
+    """What a run reads outside its corpus: the older corpus's MinHash model."""
+    return [fingerprint(model.read_model(config.against, config.model_dump())[1])] if config.against else []
+
+
+def check_against(corpus: Corpus, config: MinhashConfig) -> None:
+    """Fail early, with one clear line, when ``against`` cannot serve a run over ``corpus``."""
+    against_fingerprint(config)
+    if config.against and Corpus.open(config.against).root == corpus.root:
+        raise UserError(f"against names the corpus being deduplicated ({corpus.url})")
 
 
 def _best_column(keep: str) -> tuple[str, str] | None:
@@ -106,7 +114,7 @@ def _best_column(keep: str) -> tuple[str, str] | None:
 
 # -- map: signatures and bands of one part -------------------------------------------------
 def signature_part(plan: StagePlan, part: str) -> None:
-    corpus, params = plan.corpus, FuzzyDedupConfig(**plan.config).params
+    corpus, params = plan.corpus, plan.config.params
     signatures_path = f"{plan.staging}/signatures/{part}.parquet"
     bands_path = f"{plan.staging}/bands/{part}.parquet"
     if corpus.fs.exists(bands_path):
@@ -152,10 +160,10 @@ def signature_part(plan: StagePlan, part: str) -> None:
 # -- global: candidates, verification, clusters ---------------------------------------------
 # Memory grows with the documents that have candidates, not with the corpus: only their
 # signatures, ids and shingles are ever loaded, and the attrs are written part by part.
-def find_duplicates(plan: StagePlan) -> tuple[int, int]:
-    config = FuzzyDedupConfig(**plan.config)
-    config.check_against(plan.corpus)
-    old, old_edges = model.against(config.against, plan.config) if config.against else (None, model.EDGES_SCHEMA.empty_table())
+def find_duplicates(plan: StagePlan) -> StageResult:
+    config = plan.config
+    check_against(plan.corpus, config)
+    old, old_edges = model.against(config.against, config.model_dump()) if config.against else (None, model.EDGES_SCHEMA.empty_table())
     new = Segment(plan.corpus, plan.staging, tuple(plan.parts), tuple(plan.part_rows), start=old.end if old else 0)
     segments = [old, new] if old else [new]
 
@@ -176,12 +184,12 @@ def find_duplicates(plan: StagePlan) -> tuple[int, int]:
     kept_by, similarity_to_kept = representatives(labels, _priority(config, involved), similarity_of, config.threshold)
     removed = _write_attrs(plan, new, involved, kept_by, similarity_to_kept)
 
+    plan.publish_staged_parts("attrs/minhash")
     if not old:
         edges = pa.table({"u": involved.docs[u], "v": involved.docs[v], "similarity": similarity})
-        model.keep_tables(plan.corpus, plan.staging, plan.config, plan.corpus.docs_fingerprint(), plan.parts, plan.part_rows, edges)
+        model.keep_tables(plan, edges)
     rows = sum(plan.part_rows)
-    finish_stage(plan, rows, rows - removed, {"candidate_pairs": int(verified.size), "verified_pairs": int(verified.sum())})
-    return rows, rows - removed
+    return StageResult(rows, rows - removed, {"candidate_pairs": int(verified.size), "verified_pairs": int(verified.sum())})
 
 
 def components(count: int, u: np.ndarray, v: np.ndarray, in_memory_edges: int | None = None) -> np.ndarray:
@@ -198,7 +206,7 @@ def components(count: int, u: np.ndarray, v: np.ndarray, in_memory_edges: int | 
     return labels
 
 
-def _candidates(segments: list[Segment], config: FuzzyDedupConfig, first_new: int) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(segments: list[Segment], config: MinhashConfig, first_new: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (u < v) by document number; with an older corpus, those with a new document."""
     corpus = segments[-1].corpus
     scope = ", source" if config.scope == "source" else ""
@@ -213,7 +221,7 @@ def _candidates(segments: list[Segment], config: FuzzyDedupConfig, first_new: in
     return pairs["u"].astype(np.int64), pairs["v"].astype(np.int64)
 
 
-def _priority(config: FuzzyDedupConfig, involved: Involved) -> np.ndarray:
+def _priority(config: MinhashConfig, involved: Involved) -> np.ndarray:
     """Lower is kept first; ties go to the earlier document (an older corpus comes first)."""
     count = len(involved)
     order = np.arange(count, dtype=np.float64) / max(count, 1)  # in [0, 1): breaks ties
@@ -225,11 +233,11 @@ def _priority(config: FuzzyDedupConfig, involved: Involved) -> np.ndarray:
     scores = []
     for segment, part, local in by_part(involved.segments, involved.docs):
         if not segment.corpus.has_part(f"attrs/{stage}", part):
-            raise UserError(f"--keep {config.keep}: {segment.corpus.url} has no attrs for stage {stage!r} ({part})")
+            raise UserError(f"keep={config.keep}: {segment.corpus.url} has no attrs for stage {stage!r} ({part})")
         try:
             scores.append(take(segment.corpus.read_part(f"attrs/{stage}", part, [column]), local)[column].combine_chunks())
         except (KeyError, pa.ArrowInvalid) as error:
-            raise UserError(f"--keep {config.keep}: no column {column!r} in attrs/{stage}") from error
+            raise UserError(f"keep={config.keep}: no column {column!r} in attrs/{stage}") from error
     values = pc.fill_null(pa.concat_arrays(scores).cast(pa.float64()), -np.inf).to_numpy(zero_copy_only=False) \
         if scores else np.zeros(0)
     ranks = np.argsort(np.argsort(-values, kind="stable"), kind="stable")  # best score first
@@ -253,18 +261,25 @@ def _write_attrs(plan: StagePlan, new: Segment, involved: Involved, kept_by: np.
         cluster_ids = ids.to_numpy(zero_copy_only=False).astype(object)
         cluster_ids[local] = involved.ids[kept_by[positions]]
         cluster = pa.array(cluster_ids, pa.string())
-        plan.corpus.write_part(f"attrs/{STAGE}", part, pa.table({
+        write_parquet_atomic(plan.corpus.fs, plan.staged_part(part), pa.table({
             "id": ids,
             "cluster_id": cluster,
             "cluster_size": pa.array(cluster_size),
             "keep": pa.array(keep),
             "duplicate_of": pc.if_else(pa.array(keep), pa.nulls(rows, pa.string()), cluster),
             "similarity": pa.array(near, from_pandas=True),
+            "reason": pc.if_else(pa.array(keep), pa.nulls(rows, pa.string()), "near_duplicate"),
         }))
         removed += int((~keep).sum())
     return removed
 
 
-def fuzzy_dedup(corpus_url: str, config: FuzzyDedupConfig | None = None) -> StageRecord:
-    """The whole stage in this process (no Prefect, no Dask)."""
-    return run_in_process(corpus_url, STAGE, config or FuzzyDedupConfig(), signature_part, find_duplicates)
+STAGE = Stage(
+    name="minhash",
+    config=MinhashConfig,
+    reasons=("near_duplicate",),
+    writes=("attrs/{name}", model.FOLDER),
+    outside=against_fingerprint,
+    check=check_against,
+    steps=(Step(signature_part, over=each_part), Step(find_duplicates)),
+)

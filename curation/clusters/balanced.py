@@ -1,4 +1,4 @@
-"""Hierarchical balanced sampling over a cluster tree (Vo et al. 2024, specs §4.5).
+"""Hierarchical balanced sampling over a cluster tree (Vo et al. 2024, arXiv:2405.15613).
 
     picks = balanced_sample(labels, distance, parents, target=10_000, multiplier=1,
                             strategy="random", seed=0)       # document rows, repeats allowed
@@ -72,7 +72,7 @@ def balanced_sample(labels: np.ndarray, distance: np.ndarray, parents: list[np.n
 
 
 def _members(labels: np.ndarray, distance: np.ndarray, clusters: int) -> list[np.ndarray]:
-    """Rows of each level-1 cluster, nearest to its centroid first (specs §4.8: closest needs it)."""
+    """Rows of each level-1 cluster, nearest to its centroid first (the closest strategy needs it)."""
     order = np.lexsort((np.arange(len(labels)), distance, labels))
     return np.split(order, np.searchsorted(labels[order], np.arange(1, clusters)))
 

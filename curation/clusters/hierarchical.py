@@ -1,4 +1,4 @@
-"""Hierarchical k-means with resampling (Vo et al. 2024, specs §4.3), as an estimator.
+"""Hierarchical k-means with resampling (Vo et al. 2024, arXiv:2405.15613), as an estimator.
 
     model = HierarchicalKMeans(ks=(1000, 100, 10), resample_steps=(3, 3, 3),
                                resample_sizes=(10, 5, 3), seed=0).fit(x)
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curation.cluster.kmeans import assign, kmeans
+from curation.clusters.kmeans import assign, kmeans
 from curation.errors import UserError
 
 DEFAULT_RESAMPLE_STEPS = 3

@@ -3,7 +3,7 @@
 FAISS does the heavy work (the Lloyd iterations and the nearest-centroid searches, on GPUs when
 faiss-gpu sees any); the seeding is k-means++ as Vo et al.'s reference does it (greedy, with
 2 + log k candidate trials per centroid), because the resampling steps of hierarchical k-means
-only spread centroids over the support when each run is seeded that way (specs §4.3).
+only spread centroids over the support when each run is seeded that way (Vo et al. 2024).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -13,15 +12,16 @@ import pytest
 from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
 
 from curation import Corpus
-from curation import fuzzy_dedup as fuzzy_dedup_module
 from curation.errors import UserError
-from curation.fuzzy_dedup import FuzzyDedupConfig, components, fuzzy_config, fuzzy_dedup
-from curation.ingest.stage import IngestOptions, ingest
+from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
+from curation.minhash import stage as minhash_stage
 from curation.minhash.clusters import connected_components
 from curation.minhash.evaluation import VARIANT_KINDS, jaccard, pair_scores, planted_variant, shingle_sets, true_pairs
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, bands_rows_for, candidate_probability, minhash_signatures
+from curation.minhash.stage import MinhashConfig, components
+from curation.stage import run
 
 
 def real_pages(count: int, chars: int = 1500) -> list[str]:
@@ -49,7 +49,7 @@ def planted(tmp_path_factory):
             docs.append(planted_variant(page, kind, rng))
         families.append(family)
     write_jsonl(root / "docs.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(docs)])
-    ingest(str(root / "corpus"), [InputSpec(str(root / "docs.jsonl"))], IngestOptions(shard_size=150))
+    run(str(root / "corpus"), IngestConfig(inputs=[InputSpec(str(root / "docs.jsonl"))], shard_size=150))
     return str(root / "corpus"), docs, families, kinds
 
 
@@ -64,7 +64,7 @@ def outcome(corpus_dir: str, count: int) -> tuple[list[int], list[bool], dict]:
 
 def test_planted_near_duplicates_are_found_with_high_precision_and_recall(planted):
     corpus_dir, docs, families, kinds = planted
-    record = fuzzy_dedup(corpus_dir, FuzzyDedupConfig())
+    record = run(corpus_dir, MinhashConfig())
     cluster_of, kept, rows = outcome(corpus_dir, len(docs))
     scores = pair_scores(true_pairs(shingle_sets(docs)), cluster_of, kept)
     assert scores.precision >= 0.99 and scores.recall >= 0.95, scores.line()
@@ -80,7 +80,7 @@ def test_planted_near_duplicates_are_found_with_high_precision_and_recall(plante
 
 def test_estimated_verification_is_close_but_exact_is_stricter(planted, tmp_path):
     corpus_dir, docs, families, _ = planted
-    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(verify="estimate"))
+    run(corpus_dir, MinhashConfig(verify="estimate"))
     cluster_of, kept, _ = outcome(corpus_dir, len(docs))
     scores = pair_scores(true_pairs(shingle_sets(docs)), cluster_of, kept)
     assert scores.precision >= 0.9 and scores.recall >= 0.9, scores.line()
@@ -90,7 +90,7 @@ def test_keep_longest_and_best_score_choose_the_survivor(planted):
     corpus_dir, docs, _, kinds = planted
     corpus = Corpus.open(corpus_dir)
     boilerplate = next(doc for doc, kind in kinds.items() if kind == "boilerplate")  # longer than its original
-    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(keep="longest"))
+    run(corpus_dir, MinhashConfig(keep="longest"))
     _, _, rows = outcome(corpus_dir, len(docs))
     assert rows[f"d{boilerplate}"]["keep"] and rows[f"d{boilerplate - 1}"]["duplicate_of"] == f"d{boilerplate}"
 
@@ -99,12 +99,12 @@ def test_keep_longest_and_best_score_choose_the_survivor(planted):
         ids = corpus.read_part("docs", part, ["id"])["id"]
         score = pa.array([float(i[1:]) for i in ids.to_pylist()])
         corpus.write_part("attrs/quality", part, pa.table({"id": ids, "score": score}))
-    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(keep="best:quality.score"))
+    run(corpus_dir, MinhashConfig(keep="best:quality.score"))
     _, _, rows = outcome(corpus_dir, len(docs))
     exact = next(doc for doc, kind in kinds.items() if kind == "exact")
     assert rows[f"d{exact}"]["keep"] and rows[f"d{exact - 1}"]["duplicate_of"] == f"d{exact}"
     with pytest.raises(UserError, match="no column 'nope'"):
-        fuzzy_dedup(corpus_dir, FuzzyDedupConfig(keep="best:quality.nope"))
+        run(corpus_dir, MinhashConfig(keep="best:quality.nope"))
     corpus.remove_table("attrs/quality")
 
 
@@ -112,8 +112,8 @@ def test_short_and_empty_documents_follow_the_rule(tmp_path):
     texts = ["one two three", "One, two; three!", "one two four", "!!! ... ???", "", "   ", "a b c d e f g",
              "word"] + [page for page in real_pages(5)]
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"s{i}", "text": t} for i, t in enumerate(texts) if t.strip()])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))])
-    fuzzy_dedup(str(tmp_path / "c"))
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
+    run(str(tmp_path / "c"), MinhashConfig())
     rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM minhash").to_pylist()}
     # Fewer words than the n-gram size: one shingle of all words, so equal word sequences match.
     assert rows["s1"]["duplicate_of"] == "s0" and rows["s2"]["keep"]
@@ -145,11 +145,11 @@ def test_band_choice_for_a_threshold():
     assert candidate_probability(0.8, 14, 8) == pytest.approx(0.924, abs=0.001)
     assert bands_rows_for(0.8, 112, false_positive_weight=0.05) == (14, 8)  # FineWeb's choice
     assert bands_rows_for(0.8, 112, false_positive_weight=0.5) == (9, 12)  # precision-first: misses pairs at 0.8
-    assert (fuzzy_config(num_perm=112).bands, fuzzy_config(num_perm=112).rows) == (14, 8)
-    bands, rows = fuzzy_config(threshold=0.7, num_perm=128).bands, fuzzy_config(threshold=0.7, num_perm=128).rows
+    assert (MinhashConfig(num_perm=112).bands, MinhashConfig(num_perm=112).rows) == (14, 8)
+    bands, rows = MinhashConfig(threshold=0.7, num_perm=128).bands, MinhashConfig(threshold=0.7, num_perm=128).rows
     assert bands * rows <= 128 and candidate_probability(0.7, bands, rows) > 0.9 > candidate_probability(0.4, bands, rows) * 10
-    with pytest.raises(UserError):
-        fuzzy_config(num_perm=64, bands=4)
+    with pytest.raises(ValueError, match="num_perm or bands and rows"):
+        MinhashConfig(num_perm=64, bands=4)
 
 
 def test_union_find_components_agree_with_a_breadth_first_search():
@@ -176,30 +176,30 @@ def test_scope_source_only_compares_documents_of_one_source(tmp_path):
     page = real_pages(1)[0]
     write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": page}, {"id": "a2", "text": page + " extra words"}])
     write_jsonl(tmp_path / "b.jsonl", [{"id": "b1", "text": page}])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "a.jsonl")), InputSpec(str(tmp_path / "b.jsonl"))])
-    fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(scope="source"))
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "a.jsonl")), InputSpec(str(tmp_path / "b.jsonl"))]))
+    run(str(tmp_path / "c"), MinhashConfig(scope="source"))
     rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM minhash").to_pylist()}
     assert rows["a2"]["duplicate_of"] == "a1" and rows["b1"]["keep"]
-    fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(scope="global"))
+    run(str(tmp_path / "c"), MinhashConfig(scope="global"))
     rows = {r["id"]: r for r in Corpus.open(str(tmp_path / "c")).sql("SELECT * FROM minhash").to_pylist()}
     assert rows["b1"]["duplicate_of"] == "a1"
 
 
 def test_flow_on_dask_matches_plain_python(planted, dask_address):
-    from flows.fuzzy_dedup import run_fuzzy_dedup
+    from flows.stage import run_flow
 
     corpus_dir, docs, _, _ = planted
-    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=5))
+    run(corpus_dir, MinhashConfig(seed=5))
     plain = outcome(corpus_dir, len(docs))[2]
-    run_fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=5, ngram=4), dask_address)
-    run_fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=5), dask_address)
+    run_flow(corpus_dir, MinhashConfig(seed=5, ngram=4), dask_address)
+    run_flow(corpus_dir, MinhashConfig(seed=5), dask_address)
     assert outcome(corpus_dir, len(docs))[2] == plain
 
 
 def test_sigkill_during_signatures_then_rerun_gives_the_same_attrs(tmp_path):
     pages = real_pages(3000, chars=1200)
     write_jsonl(tmp_path / "in.jsonl", [{"id": f"k{i}", "text": p} for i, p in enumerate(pages + pages[:300])])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "in.jsonl"))], IngestOptions(shard_size=100))
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=100))
     corpus_dir = str(tmp_path / "c")
     command = [*CURATE, "dedup", corpus_dir, "--fuzzy", "--workers", "1"]
     kill_once_staged(command, tmp_path / "c" / ".staging", "minhash-*/bands/part-*.parquet")
@@ -208,7 +208,7 @@ def test_sigkill_during_signatures_then_rerun_gives_the_same_attrs(tmp_path):
     resumed = Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist()
 
     Corpus.open(corpus_dir).forget_stages(["minhash"])
-    fuzzy_dedup(corpus_dir)
+    run(corpus_dir, MinhashConfig())
     assert Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist() == resumed
     by_id = {r["id"]: r for r in resumed}
     assert all(by_id[f"k{3000 + i}"]["duplicate_of"] == f"k{i}" for i in range(300))  # every planted copy
@@ -234,11 +234,11 @@ def test_out_of_core_components_equal_union_find_on_random_graphs():
 
 def test_out_of_core_components_give_the_same_attrs(planted, monkeypatch):
     corpus_dir, docs, _, _ = planted
-    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=3))
+    run(corpus_dir, MinhashConfig(seed=3))
     in_memory = outcome(corpus_dir, len(docs))[2]
     Corpus.open(corpus_dir).forget_stages(["minhash"])
-    monkeypatch.setattr(fuzzy_dedup_module, "COMPONENTS_IN_MEMORY_EDGES", 0)
-    fuzzy_dedup(corpus_dir, FuzzyDedupConfig(seed=3))
+    monkeypatch.setattr(minhash_stage, "COMPONENTS_IN_MEMORY_EDGES", 0)
+    run(corpus_dir, MinhashConfig(seed=3))
     assert outcome(corpus_dir, len(docs))[2] == in_memory
     assert sum(not row["keep"] for row in in_memory.values()) > 50
 
@@ -260,18 +260,18 @@ def incremental_corpora(root) -> tuple[list[dict], list[dict]]:
 
 def test_incremental_dedup_against_old_equals_dedup_of_old_and_new_together(tmp_path):
     old, new = incremental_corpora(tmp_path)
-    options = IngestOptions(shard_size=120)
-    ingest(str(tmp_path / "old"), [InputSpec(str(tmp_path / "old.jsonl"))], options)
-    ingest(str(tmp_path / "new"), [InputSpec(str(tmp_path / "new.jsonl"))], options)
-    ingest(str(tmp_path / "both"), [InputSpec(str(tmp_path / "old.jsonl")), InputSpec(str(tmp_path / "new.jsonl"))], options)
+    options = dict(shard_size=120)
+    run(str(tmp_path / "old"), IngestConfig(inputs=[InputSpec(str(tmp_path / "old.jsonl"))], **options))
+    run(str(tmp_path / "new"), IngestConfig(inputs=[InputSpec(str(tmp_path / "new.jsonl"))], **options))
+    run(str(tmp_path / "both"), IngestConfig(inputs=[InputSpec(str(tmp_path / "old.jsonl")), InputSpec(str(tmp_path / "new.jsonl"))], **options))
     both = Corpus.open(str(tmp_path / "both"))
     assert both.sql("SELECT id FROM docs")["id"].to_pylist() == [d["id"] for d in old + new]  # OLD first
 
-    config = FuzzyDedupConfig(keep="longest")
-    fuzzy_dedup(str(tmp_path / "old"), config)
+    config = MinhashConfig(keep="longest")
+    run(str(tmp_path / "old"), config)
     old_model = sorted(p.name for p in (tmp_path / "old" / "models" / "minhash" / "bands").iterdir())
-    fuzzy_dedup(str(tmp_path / "both"), config)
-    record = fuzzy_dedup(str(tmp_path / "new"), replace(config, against=str(tmp_path / "old")))
+    run(str(tmp_path / "both"), config)
+    record = run(str(tmp_path / "new"), config.model_copy(update={"against": str(tmp_path / "old")}))
 
     together = {r["id"]: r for r in both.sql("SELECT * FROM minhash WHERE id LIKE 'n%'").to_pylist()}
     incremental = {r["id"]: r for r in Corpus.open(str(tmp_path / "new")).sql("SELECT * FROM minhash").to_pylist()}
@@ -286,16 +286,16 @@ def test_incremental_dedup_against_old_equals_dedup_of_old_and_new_together(tmp_
 def test_against_errors_are_clear(tmp_path, planted):
     corpus_dir = planted[0]
     write_jsonl(tmp_path / "x.jsonl", [{"id": "x", "text": "some words that stand alone here"}])
-    ingest(str(tmp_path / "c"), [InputSpec(str(tmp_path / "x.jsonl"))])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "x.jsonl"))]))
     with pytest.raises(UserError, match="has no MinHash tables"):
-        fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(against=str(tmp_path / "c")))
-    fuzzy_dedup(corpus_dir)
+        run(str(tmp_path / "c"), MinhashConfig(against=str(tmp_path / "c")))
+    run(corpus_dir, MinhashConfig())
     with pytest.raises(UserError, match="other settings .*ngram 5 there, 4 here"):
-        fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(ngram=4, against=corpus_dir))
+        run(str(tmp_path / "c"), MinhashConfig(ngram=4, against=corpus_dir))
     with pytest.raises(UserError, match="names the corpus being deduplicated"):
         Corpus.open(str(tmp_path / "c"))  # a corpus with a model, then against itself
-        fuzzy_dedup(str(tmp_path / "c"))
-        fuzzy_dedup(str(tmp_path / "c"), FuzzyDedupConfig(against=str(tmp_path / "c")))
+        run(str(tmp_path / "c"), MinhashConfig())
+        run(str(tmp_path / "c"), MinhashConfig(against=str(tmp_path / "c")))
     result = subprocess.run([*CURATE, "dedup", str(tmp_path / "c"), "--fuzzy", "--against", str(tmp_path / "nowhere")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "is not a corpus" in result.stderr

@@ -1,0 +1,68 @@
+"""The `curate` group and what its commands share: quiet orchestration, the runtime options,
+printing a finished stage."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+runtime_options = [
+    click.option("--workers", type=click.IntRange(min=1), default=None, help="Dask worker processes (default: one per core)."),
+    click.option("--dask-address", default=None, help="Run on an existing Dask cluster, e.g. tcp://host:8786."),
+]
+
+
+def with_runtime_options(command):
+    for option in reversed(runtime_options):
+        command = option(command)
+    return command
+
+
+def _quiet_orchestration(verbose: bool) -> None:
+    # Environment, not logging calls: Dask worker processes inherit it.
+    level = "INFO" if verbose else "WARNING"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", level.lower())
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Offline by rule: datasets must never try a hub, and its progress bars are noise here.
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show Prefect and Dask logs.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (for scripts).")
+def cli(verbose: bool, quiet: bool) -> None:
+    """Curate pretraining corpora: ingest, dedup, score, select, mix. Query everything with SQL."""
+    _quiet_orchestration(verbose)
+    if quiet:
+        os.environ["CURATION_PROGRESS"] = "0"
+
+
+def echo_lines(lines) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+def record_lines(record) -> list[str]:
+    """A finished stage (curation.corpus.StageRecord) as the lines the commands print."""
+    if record.skipped:
+        head = f"{record.name}: already done with these inputs and settings (skipped)"
+    else:
+        head = f"{record.name}: {record.rows_in:,} in, {record.rows_out:,} out ({record.wall_time_s:.1f} s)"
+    details = record.details
+    if record.stage == "ingest":
+        rejects = details["rejects"]
+        return [head, f"  files {details['files']:,}  records {record.rows_in:,}  docs {record.rows_out:,}  "
+                      f"rejects {sum(rejects.values()):,}",
+                *(f"  rejected {count:,}: {reason}" for reason, count in rejects.items())]
+    dropped = record.rows_in - record.rows_out
+    lines = [head, f"  {dropped:,} marked to drop, {record.rows_out:,} kept"] if dropped else [head]
+    if "dim" in details:
+        lines.append(f"  {details['dim']}-d vectors")
+    if "ks" in details:
+        lines.append(f"  clusters per level: {' > '.join(str(k) for k in details['ks'])}")
+    lines += [f"  eps {value}: keeps {fraction:.1%}" for value, fraction in details.get("kept_fraction_by_eps", {}).items()]
+    return lines

@@ -1,0 +1,291 @@
+"""The stage model: a stage is declared once, as a ``Stage``, and run by any executor.
+
+A declaration names the stage (one name for its record in corpus.json, its attrs table, SQL view,
+YAML key and command), its config model, the tables it writes, the stages it reads (which orders
+the pipeline and decides when its output is stale) and its steps. A step runs once in the
+driver, or as one task per item of ``over(plan)`` (the docs parts, or any partitions a stage
+makes). The last step returns a ``StageResult``; the executor records it.
+
+    STAGE = Stage(name="exact_dedup", config=ExactDedupConfig, reasons=("duplicate",),
+                  steps=(Step(hash_part, over=each_part), Step(resolve_duplicates)))
+
+    run(corpus_url, ExactDedupConfig(scope="source"))     # in this process (notebooks, tests)
+    flows.stage.run_flow(corpus_url, config, address)     # a Prefect flow on Dask
+
+Executors share ``execute``: plan, skip when done, the steps in order, record. See
+docs/ARCHITECTURE.md for how to add a stage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from curation.corpus import Corpus, StageRecord
+from curation.errors import UserError
+from curation.fingerprint import fingerprint
+from curation.progress import progress
+
+
+class StageConfig(BaseModel):
+    """A stage's settings: frozen, unknown keys refused, one description per field. Field names
+    are the YAML keys and, with ``-`` for ``_``, the command's flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage's last step returns: documents read, documents kept, what else it measured."""
+
+    rows_in: int
+    rows_out: int
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """``run(plan)`` once in the driver, or ``run(plan, item)`` for each item of ``over(plan)``
+    as separate tasks (in any order, in parallel; each must be safe to rerun)."""
+
+    run: Callable
+    over: Callable[[StagePlan], list] | None = None
+    unit: str = "tasks"  # what progress counts for a mapped step (documents, for each_part)
+
+    @property
+    def name(self) -> str:
+        return self.run.__name__.strip("_").replace("_", "-")
+
+
+def each_part(plan: StagePlan) -> list[str]:
+    return plan.parts
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    config: type[StageConfig]
+    steps: tuple[Step, ...]
+    writes: tuple[str, ...] = ("attrs/{name}",)  # tables and folders, relative to the corpus
+    reads: tuple[str, ...] = ("ingest",)  # stages it needs (their outputs decide its inputs)
+    reads_if_present: tuple[str, ...] = ()  # stages whose output it uses when they ran
+    reasons: tuple[str, ...] = ()  # the rules it drops documents by (attrs ``reason`` values)
+    # Fingerprints of what it reads outside its corpus (an older corpus, input files).
+    outside: Callable[[StageConfig], list] | None = None
+    # Checks that need the corpus, run before any runtime starts (a missing input, a bad name).
+    check: Callable[[Corpus, StageConfig], None] | None = None
+    # The score stage runs once per scorer table: its instance's name comes from its config.
+    instance: Callable[[StageConfig], str] | None = None
+    # Judges a finished run, a skipped rerun's too (ingest: too many rejects fail the command).
+    accept: Callable[[StagePlan, StageRecord], None] | None = None
+
+    def instance_name(self, config: StageConfig) -> str:
+        return self.instance(config) if self.instance else self.name
+
+    def tables(self, instance: str) -> tuple[str, ...]:
+        return tuple(table.format(name=instance) for table in self.writes)
+
+
+@dataclass
+class StagePlan:
+    corpus: Corpus
+    stage: Stage
+    name: str
+    config: StageConfig
+    config_fingerprint: str
+    input_fingerprint: str
+    inputs: dict[str, str]
+    parts: list[str]
+    part_rows: list[int]
+    record: StageRecord | None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def done(self) -> bool:
+        return self.record is not None
+
+    @property
+    def staging(self) -> str:
+        return self.corpus.path(".staging", f"{self.name}-{self.config_fingerprint}-{self.input_fingerprint}")
+
+    def staged_part(self, part: str, kind: str = "out") -> str:
+        """Where a step writes ``part`` of an intermediate table ``kind``; "out" is the table
+        the stage publishes."""
+        return f"{self.staging}/{kind}/{part}.parquet"
+
+    def part_offsets(self) -> dict[str, int]:
+        """Global document numbers: a part's first document is the count of documents before it."""
+        starts = np.concatenate([[0], np.cumsum(self.part_rows[:-1], dtype=np.int64)]) if self.parts else []
+        return {part: int(start) for part, start in zip(self.parts, starts, strict=True)}
+
+    def sample_rows(self, size: int, seed: int) -> Iterator[tuple[str, np.ndarray]]:
+        return sample_rows(self.parts, self.part_rows, size, seed)
+
+    def sample_texts(self, size: int, seed: int, max_chars: int | None = None) -> list[str]:
+        """The texts of ``sample_rows(size, seed)`` (cut to ``max_chars``), read part by part."""
+        texts = sample_documents(self.corpus, size, seed, ["text"], self.parts, self.part_rows)["text"]
+        return [text[:max_chars] for text in texts.to_pylist()]
+
+    def check_staged_parts(self, what: str, kind: str = "out") -> None:
+        """Before a global step: every part's map output is there (a bug otherwise)."""
+        missing = [p for p in self.parts if not self.corpus.fs.exists(self.staged_part(p, kind))]
+        if missing:
+            raise RuntimeError(f"{self.name}: {what} missing for parts {', '.join(missing)}")
+
+    def publish_staged_parts(self, table: str) -> None:
+        """Replace ``table`` with the staged "out" parts, whole (``Corpus.publish``)."""
+        self.check_staged_parts(table)
+        self.corpus.publish(f"{self.staging}/out", table)
+
+
+def sample_rows(parts: list[str], part_rows: list[int], size: int, seed: int) -> Iterator[tuple[str, np.ndarray]]:
+    """A seeded uniform sample of ``size`` documents (all, if fewer), as (part, row numbers inside
+    it) for each part holding any, so that callers read only those parts' rows."""
+    total = sum(part_rows)
+    chosen = np.sort(np.random.default_rng(seed).choice(total, min(total, size), replace=False))
+    start = 0
+    for part, rows in zip(parts, part_rows, strict=True):
+        local = chosen[(chosen >= start) & (chosen < start + rows)] - start
+        if len(local):
+            yield part, local
+        start += rows
+
+
+def sample_documents(corpus: Corpus, size: int, seed: int, columns: list[str],
+                     parts: list[str] | None = None, part_rows: list[int] | None = None) -> pa.Table:
+    """``columns`` of a seeded uniform sample of the corpus's documents, one part in memory at a time."""
+    parts = parts if parts is not None else corpus.parts("docs")
+    part_rows = part_rows if part_rows is not None else [corpus.part_rows("docs", part) for part in parts]
+    tables = [corpus.read_part("docs", part, columns).take(pa.array(local))
+              for part, local in sample_rows(parts, part_rows, size, seed)]
+    return pa.concat_tables(tables)
+
+
+def plan(corpus: Corpus, stage: Stage, config: StageConfig) -> StagePlan:
+    """What the stage would read now, and whether a finished run already made its output from it."""
+    name = stage.instance_name(config)
+    records = corpus.records()
+    inputs = {dependency: corpus.output_fingerprint(dependency, records) for dependency in stage.reads}
+    inputs |= {dependency: records[dependency].output_fingerprint
+               for dependency in stage.reads_if_present if dependency in records}
+    if stage.outside is not None:
+        inputs["outside"] = fingerprint(stage.outside(config))
+    config_fp = fingerprint(config.model_dump(mode="json"))
+    input_fp = fingerprint(inputs)
+    record = records.get(name)
+    if record is not None and not record.matches(config_fp, input_fp):
+        record = None
+    parts = corpus.parts("docs")
+    part_rows = [corpus.part_rows("docs", part) for part in parts]
+    return StagePlan(corpus, stage, name, config, config_fp, input_fp, inputs, parts, part_rows, record)
+
+
+# An executor's map: run ``step`` for every item, in any order, yielding each item once done.
+MapStep = Callable[[Step, StagePlan, list], Iterator]
+
+
+def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
+    """The one driver of every executor: nothing when done; else each step in order (a mapped
+    step through ``map_step``, with progress), then the last step's result recorded."""
+    if stage_plan.done:
+        return _accepted(stage_plan, replace(stage_plan.record, skipped=True))
+    result = None
+    for step in stage_plan.stage.steps:
+        if step.over is None:
+            result = step.run(stage_plan)
+        else:
+            _mapped(step, stage_plan, step.over(stage_plan), map_step)
+    if not isinstance(result, StageResult):
+        raise TypeError(f"stage {stage_plan.name}: its last step must return a StageResult, not {type(result).__name__}")
+    return _accepted(stage_plan, record(stage_plan, result))
+
+
+def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep) -> None:
+    """Over the docs parts, progress counts documents (the rate is documents per second)."""
+    if step.over is each_part:
+        weights = dict(zip(stage_plan.parts, stage_plan.part_rows, strict=True))
+        bar = progress(stage_plan.name, sum(stage_plan.part_rows), "docs", parts=len(items))
+    else:
+        weights = {}
+        bar = progress(stage_plan.name, len(items), step.unit)
+    with bar as advance:
+        for item in map_step(step, stage_plan, items):
+            advance(weights.get(item, 1) if weights else 1)
+
+
+def _accepted(stage_plan: StagePlan, entry: StageRecord) -> StageRecord:
+    if stage_plan.stage.accept is not None:
+        stage_plan.stage.accept(stage_plan, entry)
+    return entry
+
+
+def record(stage_plan: StagePlan, result: StageResult) -> StageRecord:
+    """Record the stage once all its outputs exist, and drop its staging area."""
+    corpus = stage_plan.corpus
+    entry = StageRecord(
+        name=stage_plan.name,
+        stage=stage_plan.stage.name,
+        config=stage_plan.config.model_dump(mode="json"),
+        config_fingerprint=stage_plan.config_fingerprint,
+        input_fingerprint=stage_plan.input_fingerprint,
+        inputs=stage_plan.inputs,
+        rows_in=result.rows_in,
+        rows_out=result.rows_out,
+        wall_time_s=round(time.time() - stage_plan.started, 3),
+        parts=len(corpus.parts("docs")),
+        details=result.details,
+    )
+    corpus.record_stage(entry, stage_plan.stage.tables(stage_plan.name))
+    if corpus.fs.exists(stage_plan.staging):
+        corpus.fs.rm(stage_plan.staging, recursive=True)
+    if not corpus.fs.ls(corpus.path(".staging"), detail=False):
+        corpus.remove_table(".staging")
+    return entry
+
+
+def in_this_process(step: Step, stage_plan: StagePlan, items: list) -> Iterator:
+    for item in items:
+        step.run(stage_plan, item)
+        yield item
+
+
+def open_for(stage: Stage, corpus_url: str) -> Corpus:
+    """The corpus a stage runs on; ingest makes it (once its inputs are known to exist)."""
+    return Corpus.create(corpus_url) if not stage.reads else Corpus.open(corpus_url)
+
+
+def run(corpus_url: str, config: StageConfig) -> StageRecord:
+    """Run the stage of ``config`` in this process, without Prefect or Dask, under the corpus lock."""
+    from curation.registry import stage_of
+
+    stage = stage_of(config)
+    corpus = prepared(stage, corpus_url, config)
+    with corpus.writer_lock(stage.instance_name(config)):
+        return execute(plan(corpus, stage, config), in_this_process)
+
+
+def _output_of(name: str) -> str:
+    from curation.registry import stage_named
+
+    table = stage_named(name).tables(name)[0]
+    return "documents" if table == "docs" else table
+
+
+def prepared(stage: Stage, corpus_url: str, config: StageConfig) -> Corpus:
+    """The corpus, after the checks that must fail before any work (or any runtime) starts."""
+    if stage.outside is not None and not stage.reads:
+        stage.outside(config)  # ingest: missing inputs fail before a corpus is made
+    corpus = open_for(stage, corpus_url)
+    records = corpus.records()
+    for dependency in stage.reads:
+        if dependency not in records:
+            command = "ingest FILES --corpus" if dependency == "ingest" else dependency
+            raise UserError(f"{corpus.url} has no {_output_of(dependency)} yet; run `curate {command} {corpus.url}` first")
+    if stage.check is not None:
+        stage.check(corpus, config)
+    return corpus

@@ -1,0 +1,48 @@
+"""Any stage as a Prefect flow on Dask, built from its declaration (curation.stage): the flow
+is named after the stage, and each mapped step is a task per item, named after the step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prefect import Flow, flow, task, unmapped
+from prefect.cache_policies import NONE
+from prefect.futures import as_completed
+
+from curation.corpus import Corpus, StageRecord
+from curation.registry import stage_of
+from curation.stage import StageConfig, StagePlan, Step, execute, plan, prepared
+from flows.runtime import task_runner
+
+
+# Stages resume from their own staging areas, so Prefect caches nothing.
+@task(retries=1, cache_policy=NONE)
+def step_task(step: Step, stage_plan: StagePlan, item) -> object:
+    step.run(stage_plan, item)
+    return item
+
+
+def on_dask(step: Step, stage_plan: StagePlan, items: list) -> Iterator:
+    named = step_task.with_options(name=f"{stage_plan.name}-{step.name}")
+    for future in as_completed(named.map(unmapped(step), unmapped(stage_plan), items)):
+        yield future.result()
+
+
+# Configs are pydantic models already validated; Prefect would coerce them to the annotation.
+@flow(log_prints=True, validate_parameters=False)
+def stage_flow(corpus_url: str, config: StageConfig) -> StageRecord:
+    stage = stage_of(config)
+    return execute(plan(Corpus.open(corpus_url), stage, config), on_dask)
+
+
+def subflow(config: StageConfig, dask_address: str) -> Flow:
+    """The stage's flow, named as the stage is in corpus.json, its tasks on ``dask_address``."""
+    return stage_flow.with_options(name=stage_of(config).instance_name(config), task_runner=task_runner(dask_address))
+
+
+def run_flow(corpus_url: str, config: StageConfig, dask_address: str) -> StageRecord:
+    """Run one stage's flow under the corpus lock, after the checks that need no runtime."""
+    stage = stage_of(config)
+    corpus = prepared(stage, corpus_url, config)
+    with corpus.writer_lock(stage.instance_name(config)):
+        return subflow(config, dask_address)(corpus_url, config)

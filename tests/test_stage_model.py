@@ -1,0 +1,219 @@
+"""The stage model (curation.stage, curation.registry): one declaration per stage, from which the
+pipeline order, the command's options and both executors follow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import typing
+
+import click
+import pytest
+from conftest import CURATE, stdlib_texts, write_jsonl
+
+from curation import Corpus, registry
+from curation.cli import cli
+from curation.cli.options import _without_none
+from curation.cli.stages import DEDUP_METHODS, DEDUP_OPTIONS
+from curation.embed.stage import EmbedConfig
+from curation.exact_dedup import ExactDedupConfig
+from curation.ingest.stage import IngestConfig
+from curation.ingest.units import InputSpec
+from curation.minhash.stage import MinhashConfig
+from curation.semdedup import SemdedupConfig
+from curation.stage import run
+from flows.stage import run_flow
+from scorers.stage import ScoreConfig
+
+
+def test_pipeline_order_follows_from_what_each_stage_reads():
+    assert [stage.name for stage in registry.stages()] == [
+        "ingest", "score", "exact_dedup", "minhash", "embed", "clusters", "semdedup"]
+    for position, stage in enumerate(registry.stages()):
+        earlier = {s.name for s in registry.stages()[:position]}
+        assert set(stage.reads) | set(stage.reads_if_present) <= earlier, stage.name
+
+
+def _field_params(command: click.Command) -> dict[str, click.Parameter]:
+    return {param.name: param for param in command.params}
+
+
+def _check_options(command: click.Command, model, options) -> int:
+    """Every field's option leaves its default to the model and offers the model's choices."""
+    params = _field_params(command)
+    checked = 0
+    for option in options:
+        param = params[option.parameter]
+        info = model.model_fields[option.field]
+        assert param.default in (None, ()), (command.name, option.flag, param.default)
+        assert not param.required or info.is_required(), (command.name, option.flag)
+        annotation = _without_none(info.annotation)
+        if typing.get_origin(annotation) is typing.Literal:
+            assert tuple(param.type.choices) == typing.get_args(annotation), (command.name, option.flag)
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        if default not in (None, (), [], "") and not isinstance(default, dict):
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+            assert f"[default: {shown}]" in param.help, (command.name, option.flag, param.help)
+        checked += 1
+    return checked
+
+
+def test_every_stage_command_takes_its_defaults_and_choices_from_the_config_model():
+    from curation.cli.options import field_options
+    from curation.cli.stages import INGEST_OPTIONS, INPUT_OPTIONS, SCORE_OPTIONS
+
+    checked = 0
+    for stage in registry.stages():
+        command = cli.commands[stage.name]
+        if stage.name == "ingest":
+            checked += _check_options(command, IngestConfig, INGEST_OPTIONS) + _check_options(command, InputSpec, INPUT_OPTIONS)
+        elif stage.name == "score":
+            checked += _check_options(command, ScoreConfig, SCORE_OPTIONS)
+        else:
+            options = field_options(stage.config)
+            assert {o.field for o in options} == set(stage.config.model_fields), stage.name
+            checked += _check_options(command, stage.config, options)
+    for method, (config, options) in DEDUP_OPTIONS.items():
+        assert config is registry.stage_named(DEDUP_METHODS[method]).config
+        checked += _check_options(cli.commands["dedup"], config, options)
+    assert checked > 40
+    # The seed `curate dedup --semantic` used to default to 1 while the YAML default was 0.
+    flags = {o.field: o.flag for o in DEDUP_OPTIONS["semantic"][1]}
+    assert flags["seed"] == "--semantic-seed" and SemdedupConfig().seed == 0
+
+
+def test_a_bad_flag_value_names_the_flag_and_a_bad_yaml_value_its_key(tmp_path):
+    result = subprocess.run([*CURATE, "dedup", str(tmp_path), "--fuzzy", "--fuzzy-keep", "tallest"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--fuzzy-keep" in result.stderr
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("corpus: c\ninputs: [{path: in.jsonl}]\nstages:\n  minhash: {keep: tallest}\n")
+    result = subprocess.run([*CURATE, "run", str(pipeline)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "stages.minhash.keep" in result.stderr and "--" not in result.stderr
+
+
+@pytest.fixture
+def toy_registered(monkeypatch):
+    """The toy stage of tests/toy_stage.py, registered as a plugin would be, for this test only."""
+    monkeypatch.setattr(registry, "_extra", [])
+    registry.stages.cache_clear()
+    registry.register("toy_stage")
+    yield
+    registry.stages.cache_clear()
+
+
+def _toy_corpus(tmp_path, name: str) -> str:
+    texts = [t for _, t in stdlib_texts(12)] + ["tiny", "short one"]
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)])
+    corpus_dir = str(tmp_path / name)
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=5))
+    return corpus_dir
+
+
+def test_a_stage_declared_outside_the_library_runs_through_both_executors(tmp_path, toy_registered, dask_address):
+    from toy_stage import ToyLengthsConfig
+
+    assert registry.stages()[-1].name == "toy_lengths"  # after ingest, the one stage it reads
+    plain, flow = _toy_corpus(tmp_path, "plain"), _toy_corpus(tmp_path, "flow")
+    record = run(plain, ToyLengthsConfig(min_chars=12))
+    assert (record.rows_in, record.rows_out, record.stage) == (14, 12, "toy_lengths")
+    assert run_flow(flow, ToyLengthsConfig(min_chars=12), dask_address).rows_out == 12
+    query = "SELECT id, toy_lengths.chars, toy_lengths.keep, toy_lengths.reason FROM corpus ORDER BY id"
+    rows = Corpus.open(plain).sql(query)
+    assert rows.equals(Corpus.open(flow).sql(query))
+    assert {r["id"] for r in rows.to_pylist() if r["reason"] == "short"} == {"d12", "d13"}
+    assert run(plain, ToyLengthsConfig(min_chars=12)).skipped
+    assert "toy_lengths" in registry.table_writers(Corpus.open(plain)).values()  # checksummed, verifiable
+
+
+def test_the_funnel_gives_drops_by_reason_for_every_stage_and_a_cumulative_line(tmp_path):
+    texts = [t for _, t in stdlib_texts(40)]
+    records = [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)]
+    records += [{"id": "copy", "text": texts[0]}, {"id": "near", "text": texts[1].replace("def ", "def  ", 3) + " x"}]
+    write_jsonl(tmp_path / "in.jsonl", [*records, b"{not json", {"id": "short", "text": "two words"}])
+    corpus_dir = str(tmp_path / "c")
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=10))
+    for config in (ScoreConfig(scorer="heuristics"), ExactDedupConfig(), MinhashConfig(threshold=0.7), EmbedConfig(),
+                   SemdedupConfig(eps=(0.3,))):
+        run(corpus_dir, config)
+    corpus = Corpus.open(corpus_dir)
+    from curation.catalog import report_sql
+
+    funnel = {r["stage"]: r for r in corpus.sql(report_sql("funnel")).to_pylist()}
+    for stage, reason in (("ingest", "ingest:malformed_json 1"), ("exact_dedup", "exact_dedup:duplicate 1"),
+                          ("minhash", "minhash:near_duplicate"), ("heuristics", "heuristics:"), ("semdedup", "semdedup:eps_0.3")):
+        assert reason in (funnel[stage]["reasons"] or ""), (stage, funnel[stage])
+    for stage, row in funnel.items():
+        if stage != "ingest":
+            dropped = corpus.sql(f"SELECT count(*) AS n FROM {stage} WHERE NOT keep").to_pylist()[0]["n"] if row["reasons"] else 0
+            assert dropped == row["removed"], stage
+    # Cumulative, in pipeline order: heuristics, exact_dedup, minhash, then semdedup.
+    expected, conditions = [], []
+    for stage in ("heuristics", "exact_dedup", "minhash", "semdedup"):
+        conditions.append(f"coalesce({stage}.keep, true)")
+        expected.append(corpus.sql(f"SELECT count(*) AS n FROM corpus WHERE {' AND '.join(conditions)}").to_pylist()[0]["n"])
+        assert funnel[stage]["passing_so_far"] == expected[-1], stage
+    assert expected == sorted(expected, reverse=True) and expected[-1] < funnel["ingest"]["rows_out"]
+
+
+def test_ingest_into_a_corpus_with_documents_refuses_unless_told_to_replace(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "the first input's only document"}])
+    write_jsonl(tmp_path / "b.jsonl", [{"id": "b", "text": "the second input's only document"}])
+    corpus_dir = str(tmp_path / "c")
+
+    def ingest(*args):
+        return subprocess.run([*CURATE, "-q", "ingest", *args, "--corpus", corpus_dir, "--workers", "1"],
+                              capture_output=True, text=True, timeout=300)
+
+    assert ingest(str(tmp_path / "a.jsonl")).returncode == 0
+    run(corpus_dir, ExactDedupConfig())
+    refused = ingest(str(tmp_path / "b.jsonl"))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--replace" in refused.stderr
+    corpus = Corpus.open(corpus_dir)
+    assert corpus.sql("SELECT id FROM docs").to_pylist() == [{"id": "a"}] and corpus.stage("exact_dedup")
+    assert "skipped" in ingest(str(tmp_path / "a.jsonl")).stdout  # the same inputs again: nothing to do
+    replaced = ingest(str(tmp_path / "b.jsonl"), "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    corpus = Corpus.open(corpus_dir)
+    assert corpus.sql("SELECT id FROM docs").to_pylist() == [{"id": "b"}]
+    assert corpus.stage("exact_dedup") is None and not corpus.attrs_stages()  # built on a's documents
+
+
+KILLED_PUBLISH = """
+import os, signal, sys
+from curation.corpus import Corpus
+
+corpus = Corpus.open(sys.argv[1])
+fs, renames = corpus.fs, int(sys.argv[2])
+move = fs.mv
+calls = []
+
+def mv(*args, **kwargs):
+    move(*args, **kwargs)
+    calls.append(args)
+    if len(calls) == renames:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+fs.mv = mv
+corpus.publish(sys.argv[3], "models/thing")
+"""
+
+
+@pytest.mark.parametrize("renames", [1, 2])
+def test_a_publish_killed_between_its_renames_leaves_the_old_folder_or_the_new(tmp_path, renames):
+    write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "a document"}])
+    corpus_dir = str(tmp_path / "c")
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
+    for version, folder in (("old", tmp_path / "c" / "models" / "thing"), ("new", tmp_path / "staged")):
+        folder.mkdir(parents=True)
+        for name in ("a", "b"):
+            (folder / name).write_text(version)
+    script = tmp_path / "publish.py"
+    script.write_text(KILLED_PUBLISH)
+    killed = subprocess.run([sys.executable, str(script), corpus_dir, str(renames), str(tmp_path / "staged")], timeout=120)
+    assert killed.returncode == -9  # killed after the old folder went aside, or after the new came in
+    Corpus.open(corpus_dir)  # opening recovers
+    folder = tmp_path / "c" / "models" / "thing"
+    contents = {path.name: path.read_text() for path in folder.iterdir()}
+    assert contents == {"a": "old", "b": "old"} if renames == 1 else contents == {"a": "new", "b": "new"}
+    assert [p.name for p in (tmp_path / "c" / "models").iterdir()] == ["thing"]  # nothing left aside
