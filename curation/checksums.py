@@ -23,9 +23,10 @@ def file_checksum(fs, path: str) -> dict:
     return {"xxh64": digest.hexdigest(), "size": size}
 
 
-def table_checksums(corpus, tables: tuple[str, ...]) -> dict[str, dict]:
+def table_checksums(corpus, tables: tuple[str, ...], known: dict[str, dict] | None = None) -> dict[str, dict]:
     """Checksums of every file a stage wrote in ``tables`` (parts, and the files of its model
-    folders), keyed by their path in the corpus."""
+    folders), keyed by their path in the corpus; those in ``known`` are taken from there."""
+    known = known or {}
     found = {}
     for table in tables:
         folder = corpus.path(table)
@@ -33,7 +34,7 @@ def table_checksums(corpus, tables: tuple[str, ...]) -> dict[str, dict]:
             for path in sorted(corpus.fs.find(folder)):
                 relative = path[len(corpus.path("")):].lstrip("/")
                 if not relative.rsplit("/", 1)[-1].startswith("."):
-                    found[relative] = file_checksum(corpus.fs, path)
+                    found[relative] = known.get(relative) or file_checksum(corpus.fs, path)
     return found
 
 

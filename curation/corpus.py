@@ -13,6 +13,7 @@ Only names matching ``part-*.parquet`` are parts.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 import uuid
@@ -23,6 +24,7 @@ import fsspec
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from curation import catalog, checksums, filesystems
 from curation.errors import UserError
@@ -58,6 +60,7 @@ class StageRecord:
     details: dict = field(default_factory=dict)
     stage: str = ""  # the declaration it ran (the name, except for score tables: "score")
     inputs: dict = field(default_factory=dict)  # the output fingerprint of every stage it read
+    part_inputs: dict = field(default_factory=dict)  # the fingerprint of every docs part it read
     # Not stored: set on the record a rerun returns when the stage was already done.
     skipped: bool = field(default=False, compare=False)
 
@@ -183,6 +186,19 @@ class Corpus:
         self.fs.makedirs(self.path(table).rsplit("/", 1)[0], exist_ok=True)
         publish_folder(self.fs, staged, self.path(table))
 
+    def link_file(self, source: str, target: str) -> None:
+        """``target`` made to hold what the finished file ``source`` holds: a hard link on a local
+        disk (no copy), a copy elsewhere."""
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        if isinstance(self.fs, LocalFileSystem):
+            os.link(source, target)
+        else:
+            self.fs.copy(source, target)
+
+    def link_folder(self, source: str, target: str) -> None:
+        for path in self.fs.find(source):
+            self.link_file(path, target + path[len(source):])
+
     def remove_table(self, table: str) -> None:
         if self.fs.exists(self.path(table)):
             self.fs.rm(self.path(table), recursive=True)
@@ -219,22 +235,25 @@ class Corpus:
         data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
         write_bytes_atomic(self.fs, self.path(MANIFEST), data)
 
-    def records(self) -> dict[str, StageRecord]:
-        """Every finished stage's record, from one read of the manifest."""
-        return {record["name"]: StageRecord(**record) for record in self.manifest()["stages"]}
+    def records(self, manifest: dict | None = None) -> dict[str, StageRecord]:
+        """Every finished stage's record, from one read of the manifest (or the one given)."""
+        return {record["name"]: StageRecord(**record) for record in (manifest or self.manifest())["stages"]}
 
     def stage(self, name: str) -> StageRecord | None:
         return self.records().get(name)
 
-    def record_stage(self, record: StageRecord, tables: tuple[str, ...] = ()) -> None:
+    def record_stage(self, record: StageRecord, tables: tuple[str, ...] = (), unchanged: set[str] = frozenset()) -> None:
         """Remember a finished stage, with the checksums of the parts it wrote in ``tables``; a
-        rerun of the same stage replaces its earlier record and checksums."""
+        rerun of the same stage replaces its earlier record and checksums. Files in ``unchanged``
+        (paths in the corpus) keep the checksums recorded before, unread."""
         manifest = self.manifest()
         manifest["stages"] = [r for r in manifest["stages"] if r["name"] != record.name]
         manifest["stages"].append({k: v for k, v in asdict(record).items() if k != "skipped"})
         prefixes = tuple(f"{table}/" for table in tables)
-        kept = {path: c for path, c in manifest.get("checksums", {}).items() if not path.startswith(prefixes)}
-        manifest["checksums"] = kept | checksums.table_checksums(self, tables)
+        recorded = manifest.get("checksums", {})
+        kept = {path: c for path, c in recorded.items() if not path.startswith(prefixes)}
+        known = {path: recorded[path] for path in unchanged if path in recorded}
+        manifest["checksums"] = kept | checksums.table_checksums(self, tables, known)
         self._write_manifest(manifest)
 
     def forget_stages(self, names: list[str]) -> None:

@@ -23,6 +23,7 @@ from curation.corpus import write_parquet_atomic
 from curation.duck import connect, quote_list, sql_file
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
+HASHES = "models/exact_dedup/hashes"  # kept, so that appended documents need only their own hashed
 HASHES_SCHEMA = pa.schema([("id", pa.string()), ("hash", pa.string()), ("source", pa.string())])
 
 
@@ -80,6 +81,7 @@ def resolve_duplicates(plan: StagePlan) -> StageResult:
             rows_in += table.num_rows
             rows_out += pc.sum(table["keep"]).as_py() or 0
     plan.publish_staged_parts("attrs/exact_dedup")
+    corpus.publish(f"{plan.staging}/hashes", HASHES)
     return StageResult(rows_in, rows_out, {"duplicates": rows_in - rows_out})
 
 
@@ -87,5 +89,6 @@ STAGE = Stage(
     name="exact_dedup",
     config=ExactDedupConfig,
     reasons=("duplicate",),
-    steps=(Step(hash_part, over=each_part), Step(resolve_duplicates)),
+    writes=("attrs/{name}", HASHES),
+    steps=(Step(hash_part, over=each_part, kept={"hashes": HASHES}), Step(resolve_duplicates)),
 )

@@ -56,6 +56,10 @@ class Step:
     run: Callable
     over: Callable[[StagePlan], list] | None = None
     unit: str = "tasks"  # what progress counts for a mapped step (documents, for each_part)
+    # What the step leaves in the staging area (kind) that the stage keeps once finished, and
+    # where (a table of parts for a step over each_part, a folder otherwise). A rerun after new
+    # documents were appended links them back instead of redoing them (see ``restore``).
+    kept: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -83,6 +87,9 @@ class Stage:
     instance: Callable[[StageConfig], str] | None = None
     # Judges a finished run, a skipped rerun's too (ingest: too many rejects fail the command).
     accept: Callable[[StagePlan, StageRecord], None] | None = None
+    # A stage whose run may add to its output instead of replacing it (ingest --append) adjusts
+    # its plan: what its output becomes, or that it is done.
+    extend: Callable[[StagePlan], StagePlan] | None = None
 
     def instance_name(self, config: StageConfig) -> str:
         return self.instance(config) if self.instance else self.name
@@ -103,6 +110,13 @@ class StagePlan:
     parts: list[str]
     part_rows: list[int]
     record: StageRecord | None
+    previous: StageRecord | None = None  # the stage's last record, current or not
+    part_inputs: dict[str, str] = field(default_factory=dict)  # docs part -> its fingerprint
+    # Parts whose outputs a previous run with this config made from the same documents.
+    kept_parts: list[str] = field(default_factory=list)
+    # Files the stage writes unchanged (linked back, or ingest's earlier parts): their recorded
+    # checksums stand, instead of reading them again.
+    unchanged: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.time)
 
     @property
@@ -167,9 +181,11 @@ def sample_documents(corpus: Corpus, size: int, seed: int, columns: list[str],
 
 
 def plan(corpus: Corpus, stage: Stage, config: StageConfig) -> StagePlan:
-    """What the stage would read now, and whether a finished run already made its output from it."""
+    """What the stage would read now, whether a finished run already made its output from it,
+    and which docs parts a previous run with this config already did (new documents appended)."""
     name = stage.instance_name(config)
-    records = corpus.records()
+    manifest = corpus.manifest()
+    records = corpus.records(manifest)
     inputs = {dependency: corpus.output_fingerprint(dependency, records) for dependency in stage.reads}
     inputs |= {dependency: records[dependency].output_fingerprint
                for dependency in stage.reads_if_present if dependency in records}
@@ -177,12 +193,33 @@ def plan(corpus: Corpus, stage: Stage, config: StageConfig) -> StagePlan:
         inputs["outside"] = fingerprint(stage.outside(config))
     config_fp = fingerprint(config.model_dump(mode="json"))
     input_fp = fingerprint(inputs)
-    record = records.get(name)
-    if record is not None and not record.matches(config_fp, input_fp):
-        record = None
+    previous = records.get(name)
+    record = previous if previous is not None and previous.matches(config_fp, input_fp) else None
     parts = corpus.parts("docs")
     part_rows = [corpus.part_rows("docs", part) for part in parts]
-    return StagePlan(corpus, stage, name, config, config_fp, input_fp, inputs, parts, part_rows, record)
+    stage_plan = StagePlan(corpus, stage, name, config, config_fp, input_fp, inputs, parts, part_rows, record, previous)
+    if stage.reads:
+        stage_plan.part_inputs = _part_inputs(manifest.get("checksums", {}), stage_plan.part_offsets())
+        stage_plan.kept_parts = _kept_parts(stage_plan)
+    return stage.extend(stage_plan) if stage.extend is not None else stage_plan
+
+
+def _part_inputs(checksums: dict, offsets: dict[str, int]) -> dict[str, str]:
+    """A docs part's fingerprint: its content and where its documents are numbered from."""
+    return {part: f"{checksums[f'docs/{part}.parquet']['xxh64']}@{start}" for part, start in offsets.items()
+            if f"docs/{part}.parquet" in checksums}
+
+
+def _kept_parts(stage_plan: StagePlan) -> list[str]:
+    """The parts a previous run did with this config and these other inputs, when only the
+    documents changed (new parts were appended): their kept outputs can be linked back."""
+    previous = stage_plan.previous
+    if stage_plan.done or previous is None or previous.config_fingerprint != stage_plan.config_fingerprint:
+        return []
+    others = {dependency: fp for dependency, fp in stage_plan.inputs.items() if dependency != "ingest"}
+    if others != {dependency: fp for dependency, fp in previous.inputs.items() if dependency != "ingest"}:
+        return []
+    return [part for part, fp in stage_plan.part_inputs.items() if previous.part_inputs.get(part) == fp]
 
 
 # An executor's map: run ``step`` for every item, in any order, yielding each item once done.
@@ -196,20 +233,46 @@ def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
         return _accepted(stage_plan, replace(stage_plan.record, skipped=True))
     result = None
     for step in stage_plan.stage.steps:
+        restored = restore(step, stage_plan)
         if step.over is None:
             result = step.run(stage_plan)
         else:
-            _mapped(step, stage_plan, step.over(stage_plan), map_step)
+            _mapped(step, stage_plan, [item for item in step.over(stage_plan) if item not in restored], map_step)
     if not isinstance(result, StageResult):
         raise TypeError(f"stage {stage_plan.name}: its last step must return a StageResult, not {type(result).__name__}")
     return _accepted(stage_plan, record(stage_plan, result))
+
+
+def restore(step: Step, stage_plan: StagePlan) -> set[str]:
+    """Link what a previous run kept of ``step`` back into the staging area, for the parts it
+    did from the same documents (``StagePlan.kept_parts``); returns the parts that need no run.
+    Links, not copies, where the filesystem has them: kept files are never written in place."""
+    if not stage_plan.kept_parts or not step.kept:
+        return set()
+    corpus = stage_plan.corpus
+    kept = {kind: table.format(name=stage_plan.name) for kind, table in step.kept.items()}
+    if step.over is None:
+        for kind, folder in kept.items():
+            if corpus.fs.isdir(corpus.path(folder)) and not corpus.fs.exists(f"{stage_plan.staging}/{kind}"):
+                corpus.link_folder(corpus.path(folder), f"{stage_plan.staging}/{kind}")
+        return set()
+    restored = set()
+    for part in stage_plan.kept_parts:
+        links = {stage_plan.staged_part(part, kind): corpus.part_path(table, part) for kind, table in kept.items()}
+        if all(corpus.fs.exists(staged) or corpus.fs.exists(source) for staged, source in links.items()):
+            for staged, source in links.items():
+                if not corpus.fs.exists(staged):
+                    corpus.link_file(source, staged)
+            stage_plan.unchanged.update(f"{table}/{part}.parquet" for table in kept.values())
+            restored.add(part)
+    return restored
 
 
 def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep) -> None:
     """Over the docs parts, progress counts documents (the rate is documents per second)."""
     if step.over is each_part:
         weights = dict(zip(stage_plan.parts, stage_plan.part_rows, strict=True))
-        bar = progress(stage_plan.name, sum(stage_plan.part_rows), "docs", parts=len(items))
+        bar = progress(stage_plan.name, sum(weights[item] for item in items), "docs", parts=len(items))
     else:
         weights = {}
         bar = progress(stage_plan.name, len(items), step.unit)
@@ -239,8 +302,9 @@ def record(stage_plan: StagePlan, result: StageResult) -> StageRecord:
         wall_time_s=round(time.time() - stage_plan.started, 3),
         parts=len(corpus.parts("docs")),
         details=result.details,
+        part_inputs=stage_plan.part_inputs,
     )
-    corpus.record_stage(entry, stage_plan.stage.tables(stage_plan.name))
+    corpus.record_stage(entry, stage_plan.stage.tables(stage_plan.name), stage_plan.unchanged)
     if corpus.fs.exists(stage_plan.staging):
         corpus.fs.rm(stage_plan.staging, recursive=True)
     if not corpus.fs.ls(corpus.path(".staging"), detail=False):

@@ -71,10 +71,13 @@ def _scorer(plan: StagePlan) -> Scorer:
 
 
 def prepare_scores(plan: StagePlan) -> None:
-    """Calibrate once, on a seeded sample, before the parts are scored in parallel."""
+    """Calibrate once, on a seeded sample, before the parts are scored in parallel. After new
+    documents were appended, the earlier calibration stands, so the parts scored before keep
+    their scores."""
     scorer = _scorer(plan)
     if scorer.calibration_sample and not plan.corpus.fs.exists(_calibration_path(plan)):
-        calibration = scorer.calibrate(plan.sample_texts(scorer.calibration_sample, seed=0))
+        kept = plan.previous.details.get("calibration") if plan.kept_parts else None
+        calibration = kept or scorer.calibrate(plan.sample_texts(scorer.calibration_sample, seed=0))
         write_bytes_atomic(plan.corpus.fs, _calibration_path(plan), orjson.dumps(calibration))
 
 
@@ -109,5 +112,5 @@ STAGE = Stage(
     config=ScoreConfig,
     instance=_table,
     check=_check_table,
-    steps=(Step(prepare_scores), Step(score_part, over=each_part), Step(finish_scores)),
+    steps=(Step(prepare_scores), Step(score_part, over=each_part, kept={"out": "attrs/{name}"}), Step(finish_scores)),
 )

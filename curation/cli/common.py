@@ -54,10 +54,15 @@ def record_lines(record) -> list[str]:
         head = f"{record.name}: {record.rows_in:,} in, {record.rows_out:,} out ({record.wall_time_s:.1f} s)"
     details = record.details
     if record.stage == "ingest":
-        rejects = details["rejects"]
-        return [head, f"  files {details['files']:,}  records {record.rows_in:,}  docs {record.rows_out:,}  "
-                      f"rejects {sum(rejects.values()):,}",
-                *(f"  rejected {count:,}: {reason}" for reason, count in rejects.items())]
+        rejects, batches = details["rejects"], details.get("batches", [])
+        lines = [head, f"  files {details['files']:,}  records {record.rows_in:,}  docs {record.rows_out:,}  "
+                       f"rejects {sum(rejects.values()):,}",
+                 *(f"  rejected {count:,}: {reason}" for reason, count in rejects.items())]
+        if len(batches) > 1 and not record.skipped:  # an append: the totals above are the corpus's
+            added = batches[-1]
+            lines.append(f"  this append: records {added['records']:,}  docs {added['docs']:,}  "
+                         f"rejects {sum(added['rejects'].values()):,}")
+        return lines
     dropped = record.rows_in - record.rows_out
     lines = [head, f"  {dropped:,} marked to drop, {record.rows_out:,} kept"] if dropped else [head]
     if "dim" in details:

@@ -56,13 +56,16 @@ INGEST_OPTIONS = field_options(IngestConfig, exclude=("inputs", "mode"))
 @cli.command(help=_about(stage_named("ingest")))
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--corpus", "corpus_dir", required=True, help="Corpus directory or URL to create or update.")
-@click.option("--replace", is_flag=True, help="Start over a corpus that already has documents (every later stage reruns).")
+@click.option("--append", "mode", flag_value="append",
+              help="Add these inputs to a corpus that has documents, as new parts (later stages redo only those).")
+@click.option("--replace", "mode", flag_value="replace",
+              help="Start over a corpus that already has documents (every later stage reruns).")
 @with_runtime_options
 @decorate_with(InputSpec, INPUT_OPTIONS)
 @decorate_with(IngestConfig, INGEST_OPTIONS)
-def ingest(sources, corpus_dir, replace, workers, dask_address, **values) -> None:
+def ingest(sources, corpus_dir, mode, workers, dask_address, **values) -> None:
     inputs = [build(InputSpec, INPUT_OPTIONS, {"path": path, **given(INPUT_OPTIONS, values)}) for path in sources]
-    fields = {"inputs": inputs, "mode": "replace" if replace else "new", **given(INGEST_OPTIONS, values)}
+    fields = {"inputs": inputs, "mode": mode or "new", **given(INGEST_OPTIONS, values)}
     run_stages(corpus_dir, [build(IngestConfig, INGEST_OPTIONS, fields)], workers, dask_address)
 
 

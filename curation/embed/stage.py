@@ -56,7 +56,8 @@ def _state_path(plan: StagePlan) -> str:
 
 def prepare_encoder(plan: StagePlan) -> None:
     """What must exist before the parts are encoded in parallel: the hashing encoder fitted on a
-    sample of this corpus, or the static model distilled (both once)."""
+    sample of this corpus, or the static model distilled (both once). After new documents were
+    appended, the encoder fitted before is linked back (``Step.kept``), so all vectors share it."""
     config = plan.config
     if config.encoder == "static":
         static_model_path()
@@ -127,5 +128,6 @@ STAGE = Stage(
     name="embed",
     config=EmbedConfig,
     writes=(TABLE, MODEL_FOLDER),
-    steps=(Step(prepare_encoder), Step(embed_part, over=each_part), Step(finish_embeddings)),
+    steps=(Step(prepare_encoder, kept={"model": MODEL_FOLDER}), Step(embed_part, over=each_part, kept={"out": TABLE}),
+           Step(finish_embeddings)),
 )

@@ -1,5 +1,6 @@
-"""Put finished units together into the corpus: numbered parts in input order, ids made unique
-across units (first wins), every reject accounted.
+"""Put finished units together into the corpus: numbered parts in input order (after the parts
+it has, for an append), ids made unique across units and the corpus (first wins), every reject
+accounted.
 
 Every step can be repeated after a kill: the duplicate list is saved before anything moves, a
 staged shard is either still staged or already in place, and a shard with duplicates is never
@@ -27,14 +28,17 @@ DUPLICATES_SCHEMA = pa.schema(
 )
 
 
-def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: list[UnitResult]) -> Counter:
-    """Move staged units into docs/ and rejects/; returns rejects by reason, duplicate ids included."""
+def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: list[UnitResult],
+             first: dict[str, int], earlier: list[str]) -> Counter:
+    """Move staged units into docs/ and rejects/, numbered from ``first`` (parts per table);
+    returns rejects by reason, duplicate ids (of each other or of the ``earlier`` docs parts)
+    included."""
     shard_units = {
         f"{staging}/{unit.name}/shard-{i:05d}.parquet": unit
         for unit, result in zip(units, results, strict=True)
         for i in range(result.shards)
     }
-    duplicates = _saved_duplicates(corpus, staging, list(shard_units))
+    duplicates = _saved_duplicates(corpus, staging, list(shard_units), [corpus.part_path("docs", p) for p in earlier])
     drop_rows: dict[str, set[int]] = defaultdict(set)
     for shard, row in zip(duplicates["shard"].to_pylist(), duplicates["row"].to_pylist(), strict=True):
         drop_rows[shard].add(row)
@@ -44,15 +48,15 @@ def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: lis
         if shard in drop_rows:
             table = _read(corpus, shard)
             dropped = pa.array([row in drop_rows[shard] for row in range(table.num_rows)])
-            corpus.write_part("docs", part_name(index), table.filter(pc.invert(dropped)))
+            corpus.write_part("docs", part_name(first["docs"] + index), table.filter(pc.invert(dropped)))
         else:
-            _move_once(corpus, shard, "docs", part_name(index))
+            _move_once(corpus, shard, "docs", part_name(first["docs"] + index))
 
     unit_rejects = [f"{staging}/{u.name}/rejects.parquet" for u, r in zip(units, results, strict=True) if sum(r.rejects.values())]
     for index, path in enumerate(unit_rejects):
-        _move_once(corpus, path, "rejects", part_name(index))
+        _move_once(corpus, path, "rejects", part_name(first["rejects"] + index))
     if duplicate_rejects.num_rows:
-        corpus.write_part("rejects", part_name(len(unit_rejects)), duplicate_rejects)
+        corpus.write_part("rejects", part_name(first["rejects"] + len(unit_rejects)), duplicate_rejects)
 
     counts = Counter()
     for result in results:
@@ -62,13 +66,17 @@ def assemble(corpus: Corpus, staging: str, units: list[IngestUnit], results: lis
     return counts
 
 
-def _saved_duplicates(corpus: Corpus, staging: str, shards: list[str]) -> pa.Table:
-    """Occurrences of ids already used by an earlier unit, saved once since shards move later."""
+def _saved_duplicates(corpus: Corpus, staging: str, shards: list[str], earlier: list[str]) -> pa.Table:
+    """Occurrences of ids already used by an earlier unit or docs part, saved once since shards
+    move later."""
     saved = f"{staging}/duplicate_ids.parquet"
     if not corpus.fs.exists(saved):
         table = DUPLICATES_SCHEMA.empty_table()
         if shards:
-            query = sql_file("ingest_duplicate_ids.sql", shards=quote_list([corpus.to_uri(s) for s in shards]))
+            docs = (f"SELECT id, filename AS shard, file_row_number AS row FROM read_parquet("
+                    f"{quote_list([corpus.to_uri(p) for p in earlier])}, filename = true, file_row_number = true)"
+                    if earlier else "SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS shard, NULL::BIGINT AS row LIMIT 0")
+            query = sql_file("ingest_duplicate_ids.sql", shards=quote_list([corpus.to_uri(s) for s in shards]), docs=docs)
             with connect(corpus.fs) as connection:
                 found = connection.sql(query).fetch_arrow_table()
             table = pa.table(
@@ -85,6 +93,8 @@ def _duplicate_rejects(corpus: Corpus, shard_units: dict[str, IngestUnit], dupli
     positions = {}  # shard -> (files, positions) from its sidecar, read once
 
     def where(shard: str, row: int) -> tuple[str, int]:
+        if shard not in shard_units:  # a docs part the corpus had
+            return corpus.to_uri(shard), row
         if shard not in positions:
             sidecar = _read(corpus, shard.removesuffix(".parquet") + ".positions.parquet")
             positions[shard] = (sidecar["file"].to_pylist(), sidecar["position"].to_pylist())

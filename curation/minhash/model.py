@@ -45,6 +45,20 @@ def keep_tables(plan, edges: pa.Table) -> None:
     plan.corpus.publish(staged, FOLDER)
 
 
+def kept_edges(plan) -> tuple[pa.Table, int]:
+    """The verified pairs this corpus's model holds, and the number of the first document it has
+    not seen, when it was made from parts that are all unchanged (``StagePlan.kept_parts``) and
+    come first: new documents were only appended since. Otherwise none, from document 0."""
+    corpus, path = plan.corpus, plan.corpus.path(FOLDER, "model.json")
+    if not plan.kept_parts or not corpus.fs.exists(path):
+        return EDGES_SCHEMA.empty_table(), 0
+    parts = orjson.loads(corpus.fs.cat_file(path))["parts"]
+    if parts != plan.parts[: len(parts)] or not set(parts) <= set(plan.kept_parts):
+        return EDGES_SCHEMA.empty_table(), 0
+    with corpus.fs.open(corpus.path(FOLDER, "edges.parquet"), "rb") as handle:
+        return pq.read_table(handle), sum(plan.part_rows[: len(parts)])
+
+
 def read_model(url: str, settings: dict) -> tuple[Corpus, dict]:
     """An earlier corpus and its model.json, for a run with ``settings``; a clear error when
     the model is missing, older than the corpus's documents, or made with other settings."""

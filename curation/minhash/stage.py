@@ -163,12 +163,19 @@ def signature_part(plan: StagePlan, part: str) -> None:
 def find_duplicates(plan: StagePlan) -> StageResult:
     config = plan.config
     check_against(plan.corpus, config)
-    old, old_edges = model.against(config.against, config.model_dump()) if config.against else (None, model.EDGES_SCHEMA.empty_table())
+    # Pairs verified before: those of the older corpus, or of this corpus's previous run when
+    # documents were only appended since. Candidates are then only the pairs with a newer document.
+    if config.against:
+        old, known_edges = model.against(config.against, config.model_dump())
+        first_new = old.end
+    else:
+        old = None
+        known_edges, first_new = model.kept_edges(plan)
     new = Segment(plan.corpus, plan.staging, tuple(plan.parts), tuple(plan.part_rows), start=old.end if old else 0)
     segments = [old, new] if old else [new]
 
-    u, v = _candidates(segments, config, first_new=new.start)
-    old_u, old_v = old_edges["u"].to_numpy(), old_edges["v"].to_numpy()
+    u, v = _candidates(segments, config, first_new=first_new)
+    old_u, old_v = known_edges["u"].to_numpy(), known_edges["v"].to_numpy()
     involved = Involved(segments, np.unique(np.concatenate([u, v, old_u, old_v])), config.params.num_perm)
     u, v = involved.position(u), involved.position(v)
     similarity_of = Similarity(involved, config.ngram, config.threshold, exact=config.verify == "exact")
@@ -187,7 +194,7 @@ def find_duplicates(plan: StagePlan) -> StageResult:
     plan.publish_staged_parts("attrs/minhash")
     if not old:
         edges = pa.table({"u": involved.docs[u], "v": involved.docs[v], "similarity": similarity})
-        model.keep_tables(plan, edges)
+        model.keep_tables(plan, pa.concat_tables([known_edges.cast(model.EDGES_SCHEMA), edges.cast(model.EDGES_SCHEMA)]))
     rows = sum(plan.part_rows)
     return StageResult(rows, rows - removed, {"candidate_pairs": int(verified.size), "verified_pairs": int(verified.sum())})
 
@@ -281,5 +288,6 @@ STAGE = Stage(
     writes=("attrs/{name}", model.FOLDER),
     outside=against_fingerprint,
     check=check_against,
-    steps=(Step(signature_part, over=each_part), Step(find_duplicates)),
+    steps=(Step(signature_part, over=each_part, kept={kind: f"{model.FOLDER}/{kind}" for kind in ("signatures", "bands")}),
+           Step(find_duplicates)),
 )
