@@ -23,7 +23,7 @@ import torch
 
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.select.jest import JestSelector
+from curation.mixture.jest import JestSelector
 from scorers import tiny_lm
 
 EVERY = 25

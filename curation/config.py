@@ -32,10 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from curation.errors import UserError, describe
 from curation.ingest.stage import IngestConfig
-from curation.mixture.plan import MixtureSpec
+from curation.mixture.plan import MixtureConfig
 from curation.registry import stages
-from curation.select.balanced import BalancedSelection
-from curation.select.query import QuerySelection
+from curation.select.selection import SelectionConfig
 from scorers.stage import ScoreConfig
 
 
@@ -76,76 +75,6 @@ def _stages_model() -> type[BaseModel]:
 StagesConfig = _stages_model()
 
 
-class SelectionConfig(_Strict):
-    """A selection: a condition on the corpus view, then at most one policy (none: every document
-    passing the condition). The same keys as `curate select`'s options."""
-
-    where: str = "true"
-    top: str | None = None  # rank by this SQL expression
-    temperature: float | None = Field(None, gt=0)  # sample with p ~ exp(by / T)
-    by: str | None = None
-    random: bool = False
-    balanced: int | None = Field(None, gt=0)  # documents, by balanced sampling over the cluster tree
-    dataman: Literal["multi_domain", "org_domain", "equi_domain", "uniform", "none"] | None = None
-    budget: float | None = Field(None, gt=0)
-    percent: float | None = Field(None, gt=0, le=100)
-    unit: Literal["docs", "chars", "tokens"] | None = None  # of the budget: tokens for dataman, else docs
-    multiplier: int = Field(1, gt=0)  # balanced: most picks of one document
-    strategy: Literal["random", "closest"] = "random"  # balanced: inside a level-1 cluster
-    metric: str = "overall_score"  # dataman
-    target_scores: list[int] = Field(default_factory=list)  # dataman
-    target_domains: list[str] = Field(default_factory=list)  # dataman
-    seed: int = 0
-
-    def policy(self) -> str:
-        chosen = [name for name, given in (("top", self.top is not None), ("temperature", self.temperature is not None),
-                                           ("random", self.random), ("balanced", self.balanced is not None),
-                                           ("dataman", self.dataman is not None)) if given]
-        if len(chosen) > 1:
-            raise UserError(f"choose one selection policy, not {' and '.join(chosen)}")
-        return chosen[0] if chosen else "all"
-
-    def query(self) -> QuerySelection:
-        return QuerySelection(self.where, self.policy(), self.top or self.by, self.temperature or 1.0, self.budget,
-                              self.percent, self.unit or "docs", self.seed)
-
-    def balanced_options(self) -> BalancedSelection:
-        return BalancedSelection(self.balanced, self.multiplier, self.strategy, self.seed, self.where)
-
-
-class PhaseConfig(_Strict):
-    start: float = Field(ge=0, le=1)
-    end: float = Field(ge=0, le=1)
-    weights: str | dict[str, float] = "natural"
-
-
-class MixtureConfig(_Strict):
-    """A training mixture: documents (a selection's, or those passing where), their domain, the
-    weights and schedule, the token budget. The same keys as `curate mix`'s options."""
-
-    selection: str | None = None
-    where: str = "true"
-    domain: str = "domain"
-    weights: str | dict[str, float] = "natural"
-    upsample: dict[str, float] = Field(default_factory=dict)
-    upsample_fraction: float = Field(0.1, gt=0, lt=1)
-    phases: list[PhaseConfig] = Field(default_factory=list)
-    tokens: float | None = Field(None, gt=0)
-    warn_epochs: float = Field(4.0, gt=0)
-    max_epochs: float | None = Field(None, gt=0)
-    format: Literal["parquet", "jsonl"] = "parquet"
-    rows_per_part: int = Field(100_000, gt=0)
-    seed: int = 0
-
-    def spec(self) -> MixtureSpec:
-        if self.phases and (self.upsample or self.weights != "natural"):
-            raise UserError("give either phases or weights/upsample, not both")
-        phases = tuple((p.start, p.end, p.weights) for p in self.phases)
-        return MixtureSpec(self.selection, self.where, self.domain, self.weights, dict(self.upsample),
-                           self.upsample_fraction, phases, self.tokens, self.warn_epochs, self.max_epochs,
-                           self.format, self.rows_per_part, self.seed)
-
-
 class PipelineConfig(_Strict):
     corpus: str
     workers: int | None = Field(None, gt=0)
@@ -180,24 +109,6 @@ def load_config(path: str) -> PipelineConfig:
     except ValidationError as error:
         raise UserError(f"{path}: {describe(error)}") from None
     return _relative_to(config, file.parent)
-
-
-def selection_config(options: dict) -> SelectionConfig:
-    """A SelectionConfig from command-line options; a bad value is one readable line."""
-    config = _validated(SelectionConfig, options)
-    config.policy()
-    return config
-
-
-def mixture_config(options: dict) -> MixtureConfig:
-    return _validated(MixtureConfig, options)
-
-
-def _validated(model: type[BaseModel], options: dict):
-    try:
-        return model(**options)
-    except ValidationError as error:
-        raise UserError(describe(error)) from None
 
 
 def _relative_to(config: PipelineConfig, base: Path) -> PipelineConfig:

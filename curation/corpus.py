@@ -33,7 +33,8 @@ from curation.schemas import DICTIONARY_COLUMNS, DOCS_SCHEMA, MANIFEST, REJECTS_
 
 __all__ = ["DOCS_SCHEMA", "MANIFEST", "REJECTS_SCHEMA", "Corpus", "StageRecord"]
 
-FORMAT_VERSION = 1
+# 2: stage records hold what they read (inputs, part_inputs) and dedup attrs a reason column.
+FORMAT_VERSION = 2
 PART_PATTERN = re.compile(r"^part-(\d{5})\.parquet$")
 ASIDE = ".old-"  # a published folder's previous version while the new one is renamed in
 # Where folders are published whole (see ``publish_folder``): tables, attrs, selections, mixtures, models.
@@ -97,7 +98,8 @@ class Corpus:
             raise UserError(f"{url} is not a corpus (no {MANIFEST}); create one with `curate ingest`")
         version = corpus.manifest().get("format_version")
         if version != FORMAT_VERSION:
-            raise UserError(f"{url}: corpus format version {version} is not supported (expected {FORMAT_VERSION})")
+            raise UserError(f"{url}: corpus format version {version} is not supported (expected {FORMAT_VERSION}); "
+                            "ingest its inputs into a new corpus")
         corpus.recover_published()
         return corpus
 

@@ -14,8 +14,8 @@ from curation.corpus import Corpus, StageRecord
 from curation.mixture.emit import emit_mixture
 from curation.registry import stage_named, stages
 from curation.report.html import write_report
+from curation.select.selection import run_selection
 from curation.stage import StageConfig, prepared
-from flows.select import run_selection
 from flows.stage import subflow
 from scorers.fasttext_quality import quality_model
 from scorers.stage import ScoreConfig
@@ -50,7 +50,7 @@ def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, StageR
     for name, selection in config.selections.items():
         results[f"selection_{name}"] = run_selection(config.corpus, name, selection)
     for name, mixture in config.mixtures.items():
-        results[f"mixture_{name}"] = emit_mixture(config.corpus, name, mixture.spec())
+        results[f"mixture_{name}"] = emit_mixture(config.corpus, name, mixture)
     results["report"] = write_report(config.corpus)
     publish_artifacts(config.corpus, results["report"])
     return results

@@ -27,7 +27,8 @@ from curation.errors import UserError
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.minhash.evaluation import planted_variant
-from curation.select.balanced import BalancedSelection, select_balanced
+from curation.select.balanced import select_balanced
+from curation.select.selection import SelectionConfig
 from curation.semdedup import SemdedupConfig, max_earlier_similarity
 from curation.stage import run
 
@@ -172,7 +173,7 @@ def test_balanced_selection_has_more_domain_entropy_than_random(tmp_path):
     # words, and splits the diverse Linux documentation over most clusters (README).
     run(corpus_dir, EmbedConfig(encoder="static"))
     run(corpus_dir, ClustersConfig(k=(40, 8)))
-    select_balanced(corpus_dir, "balanced", BalancedSelection(300, seed=1))
+    select_balanced(corpus_dir, "balanced", SelectionConfig(balanced=300, seed=1))
     corpus = Corpus.open(corpus_dir)
     chosen = corpus.sql("SELECT domain FROM docs JOIN selection_balanced USING (id)")["domain"].to_pylist()
     random_sample = [r["domain"] for r in random.Random(1).sample(records, 300)]
@@ -243,11 +244,11 @@ def test_same_seed_same_clusters_and_selection(planted_semantic):
     run(corpus_dir, ClustersConfig(k=(20, 4), seed=9))
     corpus = Corpus.open(corpus_dir)
     first = corpus.sql("SELECT * FROM clusters ORDER BY id").to_pylist()
-    select_balanced(corpus_dir, "again", BalancedSelection(200, seed=4))
+    select_balanced(corpus_dir, "again", SelectionConfig(balanced=200, seed=4))
     chosen = corpus.sql("SELECT * FROM selection_again ORDER BY id").to_pylist()
     corpus.forget_stages(["clusters"])
     run(corpus_dir, ClustersConfig(k=(20, 4), seed=9))
-    select_balanced(corpus_dir, "again", BalancedSelection(200, seed=4))
+    select_balanced(corpus_dir, "again", SelectionConfig(balanced=200, seed=4))
     assert corpus.sql("SELECT * FROM clusters ORDER BY id").to_pylist() == first
     assert corpus.sql("SELECT * FROM selection_again ORDER BY id").to_pylist() == chosen
 

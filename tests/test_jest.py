@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.select.jest import (
+from curation.mixture.jest import (
     JestBatchSampler,
     JestSelector,
     batch_score,

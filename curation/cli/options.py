@@ -2,8 +2,9 @@
 field, ``--max-chars`` for ``max_chars``, its help the field's description and its default the
 model's (the command sets none of its own, so an option left out means the model's default).
 
-Lists take commas or repeats (``--k 1000,100,10``, ``--eps 0.01 --eps 0.05``), a ``Literal`` is
-a choice, a bool a flag pair (``--spherical/--no-spherical``).
+Lists take commas or repeats (``--k 1000,100,10``, ``--eps 0.01 --eps 0.05``), a list of
+mappings a file (``--phases phases.yaml``), a ``Literal`` is a choice, a bool a flag pair
+(``--spherical/--no-spherical``).
 """
 
 from __future__ import annotations
@@ -70,12 +71,20 @@ def click_option(model: type[BaseModel], option: FieldOption):
     if typing.get_origin(annotation) is typing.Literal:
         return click.option(option.flag, option.parameter, type=click.Choice(typing.get_args(annotation)),
                             default=None, help=help_text)
+    if typing.get_origin(annotation) in (tuple, list) and _of_records(annotation):  # e.g. a mixture's phases
+        return click.option(option.flag, option.parameter, type=click.Path(), default=None,
+                            help=help_text + " On the command line: a YAML/JSON file.")
     if typing.get_origin(annotation) in (tuple, list):
         return click.option(option.flag, option.parameter, multiple=True, default=(),
                             help=help_text + " Comma-separated or repeated.")
     kind = annotation if annotation in (int, float, str) else str
     return click.option(option.flag, option.parameter, type=kind, default=None, help=help_text,
                         required=info.is_required())
+
+
+def _of_records(annotation) -> bool:
+    items = typing.get_args(annotation)
+    return bool(items) and isinstance(items[0], type) and issubclass(items[0], BaseModel)
 
 
 def _without_none(annotation):

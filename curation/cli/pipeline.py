@@ -37,12 +37,10 @@ def _run_pipeline(config, workers, dask_address) -> None:
         corpus.writer_lock("run").check_free()
     for table in [score.table for score in config.stages.scores] + [c.name for c in config.stages.quality_classifiers]:
         check_table_name(table)
-    for name, selection in config.selections.items():
+    for name in config.selections:
         check_name(name)
-        selection.policy()  # two policies in one selection fail here
-    for name, mixture in config.mixtures.items():
+    for name in config.mixtures:
         check_name(name, "a mixture name")
-        mixture.spec()
 
     from flows.pipeline import run_pipeline
     from flows.runtime import runtime

@@ -39,8 +39,9 @@ class MinHashParams:
         return a, b
 
 
-def candidate_probability(similarity: float, bands: int, rows: int) -> float:
-    """Probability that two documents of this Jaccard similarity share at least one band."""
+def candidate_probability(similarity, bands: int, rows: int):
+    """Probability that two documents of this Jaccard similarity (a number or an array) share at
+    least one band."""
     return 1.0 - (1.0 - similarity**rows) ** bands
 
 
@@ -54,8 +55,8 @@ def bands_rows_for(threshold: float, num_perm: int, false_positive_weight: float
     best, best_cost = (1, num_perm), float("inf")
     for bands in range(1, num_perm + 1):
         rows = num_perm // bands
-        false_positive = np.trapezoid(1 - (1 - below**rows) ** bands, below)
-        false_negative = np.trapezoid((1 - above**rows) ** bands, above)
+        false_positive = np.trapezoid(candidate_probability(below, bands, rows), below)
+        false_negative = np.trapezoid(1 - candidate_probability(above, bands, rows), above)
         cost = false_positive_weight * false_positive + (1 - false_positive_weight) * false_negative
         if cost < best_cost:
             best, best_cost = (bands, rows), cost

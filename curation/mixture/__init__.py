@@ -4,7 +4,8 @@
     for doc in stream("corpus/mixtures/demo"): ...
 
 schedule (weights, phases) -> plan (tokens, epochs, draw probabilities) -> emit (data/, manifest)
--> stream (what a trainer iterates; torch_dataset wraps it for a DataLoader).
+-> stream (what a trainer iterates; torch_dataset wraps it for a DataLoader). jest is the other
+trainer-side part: online batch selection inside the training loop.
 """
 
 from curation.mixture.stream import load_manifest, stream

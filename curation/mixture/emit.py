@@ -5,9 +5,9 @@
     manifest.json                  domains (documents, tokens, parts, epochs), phases (start, end,
                                    token weights, draw probabilities, steps), budget, seed, tokenizer,
                                    exports (Megatron/NeMo blends, interleave_datasets probabilities),
-                                   warnings, lineage (corpus, documents, selection, the full spec)
+                                   warnings, lineage (corpus, documents, selection, the full config as ``spec``)
 
-Everything is written to a temporary folder and renamed into place whole; the same corpus, spec
+Everything is written to a temporary folder and published whole; the same corpus, config
 and seed give byte-identical files. Rows stream from DuckDB in parts: memory holds one part.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from dataclasses import asdict
 
 import orjson
 import pyarrow as pa
@@ -26,7 +25,7 @@ from curation.catalog import Catalog
 from curation.corpus import Corpus, write_bytes_atomic
 from curation.duck import quote, sql_file
 from curation.fingerprint import fingerprint
-from curation.mixture.plan import MixturePlan, MixtureSpec, plan_mixture
+from curation.mixture.plan import MixtureConfig, MixturePlan, plan_mixture
 from curation.select.store import check_name
 
 MANIFEST = "manifest.json"
@@ -45,20 +44,20 @@ def _part_bytes(batch: pa.RecordBatch, fmt: str) -> bytes:
 
 def write_domain(catalog: Catalog, corpus: Corpus, plan: MixturePlan, domain: str, target: str) -> list[dict]:
     """The domain's rows as parts under ``target``; returns [{file, rows}] relative to the mixture."""
-    spec = plan.spec
-    query = sql_file("mixture_domain_rows.sql", documents=spec.documents_sql(plan.tokens_sql), domain=quote(domain),
-                     seed=str(int(spec.seed)))
+    config = plan.config
+    query = sql_file("mixture_domain_rows.sql", documents=config.documents_sql(plan.tokens_sql), domain=quote(domain),
+                     seed=str(int(config.seed)))
     folder = plan.domains[domain].folder
     parts = []
-    for number, batch in enumerate(catalog.relation(query).fetch_record_batch(spec.rows_per_part)):
-        name = f"data/{folder}/part-{number:05d}.{spec.format}"
-        write_bytes_atomic(corpus.fs, f"{target}/{name}", _part_bytes(batch, spec.format))
+    for number, batch in enumerate(catalog.relation(query).fetch_record_batch(config.rows_per_part)):
+        name = f"data/{folder}/part-{number:05d}.{config.format}"
+        write_bytes_atomic(corpus.fs, f"{target}/{name}", _part_bytes(batch, config.format))
         parts.append({"file": name, "rows": batch.num_rows})
     return parts
 
 
 def manifest(corpus: Corpus, name: str, plan: MixturePlan, parts: dict[str, list[dict]]) -> dict:
-    spec = plan.spec
+    config = plan.config
     domains = list(plan.domains)
     first = 0
     phases = []
@@ -67,12 +66,12 @@ def manifest(corpus: Corpus, name: str, plan: MixturePlan, parts: dict[str, list
                        "weights": phase.weights, "probabilities": probabilities})
         first += steps
     selection = None
-    if spec.selection is not None:
-        selection = orjson.loads(corpus.fs.cat_file(corpus.path("selections", spec.selection, "selection.json")))
+    if config.selection is not None:
+        selection = orjson.loads(corpus.fs.cat_file(corpus.path("selections", config.selection, "selection.json")))
     return {
         "name": name,
-        "format": spec.format,
-        "seed": spec.seed,
+        "format": config.format,
+        "seed": config.seed,
         "tokenizer": plan.counted_with,
         "budget_tokens": plan.budget,
         "steps": first,
@@ -91,25 +90,22 @@ def manifest(corpus: Corpus, name: str, plan: MixturePlan, parts: dict[str, list
         },
         "warnings": plan.warnings,
         "lineage": {"corpus": corpus.url, "docs_fingerprint": corpus.docs_fingerprint(), "selection": selection,
-                    "spec": asdict(spec), "spec_fingerprint": fingerprint(asdict(spec))},
+                    "spec": config.model_dump(mode="json"), "spec_fingerprint": fingerprint(config.model_dump(mode="json"))},
     }
 
 
-def emit_mixture(corpus_url: str, name: str, spec: MixtureSpec) -> list[str]:
+def emit_mixture(corpus_url: str, name: str, config: MixtureConfig) -> list[str]:
     """Writes mixtures/<name>; returns the summary lines. The caller holds the writer lock."""
     started = time.time()
     corpus = Corpus.open(corpus_url)
     check_name(name, "a mixture name")
-    plan = plan_mixture(corpus, spec)
+    plan = plan_mixture(corpus, config)
     staging = corpus.path("mixtures", f".{name}-{uuid.uuid4().hex}")
     with Catalog(corpus) as catalog:
         parts = {domain: write_domain(catalog, corpus, plan, domain, staging) for domain in plan.domains}
     document = manifest(corpus, name, plan, parts)
     write_bytes_atomic(corpus.fs, f"{staging}/{MANIFEST}", orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    folder = corpus.path("mixtures", name)
-    if corpus.fs.exists(folder):
-        corpus.fs.rm(folder, recursive=True)
-    corpus.fs.mv(staging, folder, recursive=True)
+    corpus.publish(staging, f"mixtures/{name}")
     lines = [f"mixture {name}: {len(plan.domains)} domains, {sum(s.documents for s in plan.domains.values()):,} documents, "
              f"a budget of {plan.budget:,.0f} tokens ({plan.counted_with}) in {document['steps']:,} draws over "
              f"{len(plan.phases)} phase{'s' if len(plan.phases) > 1 else ''} ({time.time() - started:.1f} s)"]

@@ -1,7 +1,7 @@
 """What a mixture will hold and how a trainer will draw from it, before anything is written.
 
-    spec = MixtureSpec(where="exact_dedup.keep", weights="natural", upsample={"code": 3}, tokens=2e9)
-    plan = plan_mixture(corpus, spec)      # domains, phases, epochs, draw probabilities, warnings
+    config = MixtureConfig(where="exact_dedup.keep", weights="natural", upsample={"code": 3}, tokens=2e9)
+    plan = plan_mixture(corpus, config)      # domains, phases, epochs, draw probabilities, warnings
 
 Weights are token shares. A trainer draws documents, so each phase also gets per-document draw
 probabilities q_d = (w_d / mean_tokens_d) / Z with Z = sum of w_d / mean_tokens_d: drawing by q
@@ -12,31 +12,91 @@ f * B * Z documents. A domain's epochs are the tokens drawn from it over its tok
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from curation.corpus import Corpus
 from curation.duck import identifier, sql_file
 from curation.errors import UserError
-from curation.mixture.schedule import Phase, check_phases, resolve_weights, upsample_at_end
+from curation.mixture.schedule import Phase, check_phases, parse_weights, resolve_weights, upsample_at_end
 from curation.select.store import check_name
 from curation.tokens import tokens_sql
 
 
-@dataclass(frozen=True)
-class MixtureSpec:
-    selection: str | None = None  # take a selection's documents (with its repeats); else all passing where
-    where: str = "true"
-    domain: str = "domain"  # SQL expression over the corpus view
-    weights: str | dict = "natural"
-    upsample: dict = field(default_factory=dict)  # domain -> factor in the final phase
-    upsample_fraction: float = 0.1
-    phases: tuple = ()  # explicit phases: (start, end, weights spec) each; instead of weights/upsample
-    tokens: float | None = None  # the budget; default: every available token once
-    warn_epochs: float = 4.0
-    max_epochs: float | None = None
-    format: str = "parquet"
-    rows_per_part: int = 100_000
-    seed: int = 0
+class PhaseConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: float = Field(ge=0, le=1, description="Where the phase starts, as a fraction of training.")
+    end: float = Field(ge=0, le=1, description="Where it ends.")
+    weights: str | dict[str, float] = Field("natural", description="Its weights, as the mixture's weights.")
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights(cls, value):
+        return _parsed_weights(value)
+
+
+class MixtureConfig(BaseModel):
+    """A training mixture: documents (a selection's, or those passing where), their domain, the
+    weights and schedule, the token budget. The keys of a pipeline's ``mixtures.<name>`` and the
+    options of `curate mix`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selection: str | None = Field(None, description="Mix this selection's documents (with its repeats); "
+                                                     "default: all documents.")
+    where: str = Field("true", description="A condition on the corpus view.")
+    domain: str = Field("domain", description="The domain of a document: a SQL expression, e.g. "
+                                              "dataman.domain_name or source.")
+    weights: str | dict[str, float] = Field(
+        "natural", description="natural, temperature:T, domain=weight,... or @FILE (a JSON/YAML mapping, "
+                               "e.g. DoReMi's output).")
+    upsample: dict[str, float] = Field(
+        default_factory=dict, description="Multiply these domains' weights for the last upsample_fraction of "
+                                          "training (domain=factor,...).")
+    upsample_fraction: float = Field(0.1, gt=0, lt=1, description="The end of training that upsample covers.")
+    phases: list[PhaseConfig] = Field(
+        default_factory=list, description="A list of {start, end, weights}, or a YAML/JSON file of one: any "
+                                          "schedule (instead of weights and upsample).")
+    tokens: float | None = Field(None, gt=0, description="The token budget (default: every available token once).")
+    warn_epochs: float = Field(4.0, gt=0, description="Warn when a domain repeats more.")
+    max_epochs: float | None = Field(None, gt=0, description="Refuse a budget that repeats a domain more.")
+    format: Literal["parquet", "jsonl"] = Field("parquet", description="Of the data files.")
+    rows_per_part: int = Field(100_000, gt=0, description="Rows per data file.")
+    seed: int = Field(0, description="Seed of the order of documents inside a domain.")
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights(cls, value):
+        return _parsed_weights(value)
+
+    @field_validator("upsample", mode="before")
+    @classmethod
+    def _factors(cls, value):
+        factors = _parsed_weights(value)
+        if not isinstance(factors, dict):
+            raise ValueError(f"takes domain=factor,...; not {value!r}")
+        return factors
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _phases_file(cls, value):
+        """On the command line, phases come from a file."""
+        if not isinstance(value, str):
+            return value
+        if not Path(value).is_file():
+            raise ValueError(f"no phases file {value}")
+        return yaml.safe_load(Path(value).read_text())  # YAML reads JSON too
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MixtureConfig:
+        if self.phases and (self.upsample or self.weights != "natural"):
+            raise ValueError("give either phases or weights/upsample, not both")
+        return self
 
     def documents_sql(self, tokens: str) -> str:
         join, copies = "", "1"
@@ -56,7 +116,7 @@ class DomainStats:
 
 @dataclass
 class MixturePlan:
-    spec: MixtureSpec
+    config: MixtureConfig
     counted_with: str
     tokens_sql: str
     domains: dict[str, DomainStats]
@@ -69,13 +129,20 @@ class MixturePlan:
     warnings: list[str]
 
 
-def domain_stats(corpus: Corpus, spec: MixtureSpec, tokens: str) -> dict[str, DomainStats]:
-    rows = corpus.sql(sql_file("mixture_domains.sql", documents=spec.documents_sql(tokens))).to_pylist()
+def _parsed_weights(value):
+    try:
+        return parse_weights(value)
+    except UserError as error:
+        raise ValueError(str(error)) from None
+
+
+def domain_stats(corpus: Corpus, config: MixtureConfig, tokens: str) -> dict[str, DomainStats]:
+    rows = corpus.sql(sql_file("mixture_domains.sql", documents=config.documents_sql(tokens))).to_pylist()
     if not rows:
-        raise UserError(f"no document passes --where {spec.where}" + (f" in selection {spec.selection}" if spec.selection else ""))
+        raise UserError(f"no document passes --where {config.where}" + (f" in selection {config.selection}" if config.selection else ""))
     if any(r["domain"] is None for r in rows):
         missing = next(r["documents"] for r in rows if r["domain"] is None)
-        raise UserError(f"{missing:,} documents have no domain by {spec.domain!r}; give --domain EXPR or narrow --where")
+        raise UserError(f"{missing:,} documents have no domain by {config.domain!r}; give --domain EXPR or narrow --where")
     folders: dict[str, DomainStats] = {}
     used: set[str] = set()
     for row in rows:
@@ -87,17 +154,17 @@ def domain_stats(corpus: Corpus, spec: MixtureSpec, tokens: str) -> dict[str, Do
     return folders
 
 
-def plan_mixture(corpus: Corpus, spec: MixtureSpec) -> MixturePlan:
+def plan_mixture(corpus: Corpus, config: MixtureConfig) -> MixturePlan:
     tokens, counted_with = tokens_sql(corpus)
-    domains = domain_stats(corpus, spec, tokens)
+    domains = domain_stats(corpus, config, tokens)
     available = {d: float(s.tokens) for d, s in domains.items()}
-    if spec.phases:
-        phases = check_phases([Phase(float(start), float(end), resolve_weights(weights, available, f"phase {start}-{end}"))
-                               for start, end, weights in spec.phases])
+    if config.phases:
+        phases = check_phases([Phase(p.start, p.end, resolve_weights(p.weights, available, f"phase {p.start}-{p.end}"))
+                               for p in config.phases])
     else:
-        base = resolve_weights(spec.weights, available)
-        phases = upsample_at_end(base, spec.upsample, spec.upsample_fraction) if spec.upsample else [Phase(0.0, 1.0, base)]
-    budget = float(spec.tokens) if spec.tokens is not None else sum(available.values())
+        base = resolve_weights(config.weights, available)
+        phases = upsample_at_end(base, config.upsample, config.upsample_fraction) if config.upsample else [Phase(0.0, 1.0, base)]
+    budget = float(config.tokens) if config.tokens is not None else sum(available.values())
     if budget <= 0:
         raise UserError(f"the token budget must be positive, not {budget}")
     mean = {d: s.tokens / s.documents for d, s in domains.items()}
@@ -110,10 +177,10 @@ def plan_mixture(corpus: Corpus, spec: MixtureSpec) -> MixturePlan:
         for d, w in phase.weights.items():
             consumed[d] += (phase.end - phase.start) * budget * w
     epochs = {d: consumed[d] / available[d] for d in domains}
-    warnings = [f"domain {d} repeats {e:.1f} epochs (more than {spec.warn_epochs:g})"
-                for d, e in epochs.items() if e > spec.warn_epochs]
-    if spec.max_epochs is not None and (over := {d: e for d, e in epochs.items() if e > spec.max_epochs}):
+    warnings = [f"domain {d} repeats {e:.1f} epochs (more than {config.warn_epochs:g})"
+                for d, e in epochs.items() if e > config.warn_epochs]
+    if config.max_epochs is not None and (over := {d: e for d, e in epochs.items() if e > config.max_epochs}):
         worst = max(over, key=over.get)
         raise UserError(f"the budget of {budget:,.0f} tokens needs {over[worst]:.1f} epochs of domain {worst} "
-                        f"({domains[worst].tokens:,} tokens), more than --max-epochs {spec.max_epochs:g}")
-    return MixturePlan(spec, counted_with, tokens, domains, phases, budget, probabilities, steps, consumed, epochs, warnings)
+                        f"({domains[worst].tokens:,} tokens), more than --max-epochs {config.max_epochs:g}")
+    return MixturePlan(config, counted_with, tokens, domains, phases, budget, probabilities, steps, consumed, epochs, warnings)

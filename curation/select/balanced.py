@@ -4,32 +4,18 @@ of the cluster stage (curation.clusters.balanced), written as a selection."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from curation.clusters.balanced import STRATEGIES, balanced_sample
+from curation.clusters.balanced import balanced_sample
 from curation.clusters.stage import load_hierarchy
 from curation.corpus import Corpus
 from curation.duck import sql_file
 from curation.errors import UserError
+from curation.select.selection import SelectionConfig
 from curation.select.store import check_name, write_selection
-
-
-@dataclass(frozen=True)
-class BalancedSelection:
-    target: int
-    multiplier: int = 1
-    strategy: str = "random"
-    seed: int = 0
-    where: str = "true"  # a condition on the corpus view: sample only among these documents
-
-    def __post_init__(self):
-        if self.target < 1 or self.multiplier < 1:
-            raise UserError("--balanced N and --multiplier must be at least 1")
-        if self.strategy not in STRATEGIES:
-            raise UserError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}")
 
 
 @dataclass
@@ -49,7 +35,7 @@ class SelectionSummary:
         return lines
 
 
-def select_balanced(corpus_url: str, name: str, options: BalancedSelection) -> SelectionSummary:
+def select_balanced(corpus_url: str, name: str, config: SelectionConfig) -> SelectionSummary:
     """The caller holds the corpus's writer lock."""
     started = time.time()
     corpus = Corpus.open(corpus_url)
@@ -59,19 +45,20 @@ def select_balanced(corpus_url: str, name: str, options: BalancedSelection) -> S
         raise UserError(f"{corpus_url} has no clusters of its current embeddings; run `curate {missing} {corpus_url}` first")
     hierarchy = load_hierarchy(corpus)
     levels = len(hierarchy.centroids_)
-    table = corpus.sql(sql_file("select_balanced_candidates.sql", where=options.where))
+    table = corpus.sql(sql_file("select_balanced_candidates.sql", where=config.where))
     if table.num_rows == 0:
-        raise UserError(f"no clustered document passes --where {options.where}")
+        raise UserError(f"no clustered document passes --where {config.where}")
     labels = table["level_1"].to_numpy().astype(np.int64)
-    picks = balanced_sample(labels, table["distance"].to_numpy(), hierarchy.parents_, options.target,
-                            options.multiplier, options.strategy, options.seed)
+    picks = balanced_sample(labels, table["distance"].to_numpy(), hierarchy.parents_, config.balanced,
+                            config.multiplier, config.strategy, config.seed)
     rows, repeats = np.unique(picks, return_counts=True)
     why = [f"balanced over {levels} levels: level-1 cluster {c}" for c in labels[rows].tolist()]
     selection = pa.table({"id": table["id"].take(pa.array(rows)), "repeats": pa.array(repeats.astype(np.int32)),
                           "why": pa.array(why)})
-    definition = {"policy": "balanced", **asdict(options), "levels": [len(c) for c in hierarchy.centroids_],
+    definition = {"policy": "balanced", "target": config.balanced, "multiplier": config.multiplier,
+                  "strategy": config.strategy, "seed": config.seed, "where": config.where, "levels": [len(c) for c in hierarchy.centroids_],
                   "clusters_stage": corpus.stage("clusters").config, "docs_fingerprint": corpus.docs_fingerprint(),
                   "selected": int(len(picks)), "unique": int(len(rows))}
     write_selection(corpus, name, selection, definition)
-    return SelectionSummary(name, options.target, int(len(picks)), int(len(rows)),
+    return SelectionSummary(name, config.balanced, int(len(picks)), int(len(rows)),
                             int(len(np.unique(labels[rows]))), round(time.time() - started, 3))

@@ -1,9 +1,9 @@
 """Selections written in SQL: a condition on the ``corpus`` view (``--where``), then a policy, all
 run inside DuckDB so that rows never pass through Python until they are chosen.
 
-    options = QuerySelection(where="exact_dedup.keep AND minhash.keep", policy="top",
-                             by="quality_docs.score", percent=10, unit="tokens")
-    lines = select_by_query(corpus_url, "best", options)
+    config = SelectionConfig(where="exact_dedup.keep AND minhash.keep", top="quality_docs.score",
+                             percent=10, unit="tokens")
+    lines = select_by_query(corpus_url, "best", config)
 
 Policies:
 - ``all``: every document passing the condition (a threshold is a condition: ``quality.score > 0.02``);
@@ -20,7 +20,6 @@ same seed gives the same selection on any machine.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow.compute as pc
@@ -28,11 +27,10 @@ import pyarrow.compute as pc
 from curation.corpus import Corpus
 from curation.duck import quote, sql_file
 from curation.errors import UserError
+from curation.select.selection import SelectionConfig
 from curation.select.store import check_name, write_selection
 from curation.tokens import tokens_sql
 
-POLICIES = ("all", "top", "temperature", "random")
-UNITS = ("docs", "chars", "tokens")
 UNIT_SQL = {"docs": ("1", "documents"), "chars": ("length(text)", "characters")}  # tokens: curation.tokens
 
 
@@ -41,62 +39,43 @@ def unit_sql(corpus: Corpus, unit: str) -> tuple[str, str]:
     return tokens_sql(corpus) if unit == "tokens" else UNIT_SQL[unit]
 
 
-@dataclass(frozen=True)
-class QuerySelection:
-    where: str = "true"
-    policy: str = "all"
-    by: str | None = None
-    temperature: float = 1.0
-    budget: float | None = None
-    percent: float | None = None
-    unit: str = "docs"
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise UserError(f"the selection policy is one of {', '.join(POLICIES)}, not {self.policy!r}")
-        if self.unit not in UNITS:
-            raise UserError(f"--unit is one of {', '.join(UNITS)}, not {self.unit!r}")
-        if self.policy in ("top", "temperature") and not self.by:
-            raise UserError(f"the {self.policy} policy needs --by EXPR, the SQL expression to rank by")
-        if self.policy == "all" and (self.budget is not None or self.percent is not None):
-            raise UserError("a budget needs a policy that ranks: --top EXPR, --temperature T --by EXPR or --random")
-        if self.policy != "all" and (self.budget is None) == (self.percent is None):
-            raise UserError("give the budget as --budget N or as --percent P (of what passes --where)")
-        if self.budget is not None and self.budget <= 0:
-            raise UserError(f"the budget must be positive, not {self.budget}")
-        if self.percent is not None and not 0 < self.percent <= 100:
-            raise UserError(f"--percent is in (0, 100], not {self.percent}")
-        if self.temperature <= 0:
-            raise UserError(f"the temperature must be positive, not {self.temperature}")
-
-    def sql(self, weight: str) -> str:
-        if self.policy == "all":
-            return sql_file("select_where.sql", where=self.where, weight=weight, why=quote(f"where {self.where}"))
-        score = self.by if self.policy in ("top", "temperature") else "0"
-        key = {"top": "score", "random": "uniform",
-               "temperature": f"score / {self.temperature!r} - ln(-ln(uniform))"}[self.policy]
-        why = {"top": f"'top by {self.by} = ' || round(score, 6)",
-               "temperature": f"'sampled at temperature {self.temperature:g} by {self.by} = ' || round(score, 6)",
-               "random": quote("uniform random sample")}[self.policy]
-        budget = repr(float(self.budget)) if self.budget is not None else f"(SELECT {self.percent!r} / 100 * sum(weight) FROM candidates)"
-        return sql_file("select_ranked.sql", where=self.where, score=score, weight=weight, seed=str(int(self.seed)),
-                        key=key, why=why, budget=budget)
+def ranked_sql(config: SelectionConfig, weight: str) -> str:
+    """The query choosing the documents, with ``weight`` each counts for in the budget."""
+    policy, by = config.policy, config.ranked_by
+    if policy == "all":
+        return sql_file("select_where.sql", where=config.where, weight=weight, why=quote(f"where {config.where}"))
+    temperature = config.temperature or 1.0
+    score = by if policy in ("top", "temperature") else "0"
+    key = {"top": "score", "random": "uniform", "temperature": f"score / {temperature!r} - ln(-ln(uniform))"}[policy]
+    why = {"top": f"'top by {by} = ' || round(score, 6)",
+           "temperature": f"'sampled at temperature {temperature:g} by {by} = ' || round(score, 6)",
+           "random": quote("uniform random sample")}[policy]
+    budget = (repr(float(config.budget)) if config.budget is not None
+              else f"(SELECT {config.percent!r} / 100 * sum(weight) FROM candidates)")
+    return sql_file("select_ranked.sql", where=config.where, score=score, weight=weight, seed=str(int(config.seed)),
+                    key=key, why=why, budget=budget)
 
 
-def select_by_query(corpus_url: str, name: str, options: QuerySelection) -> list[str]:
+def definition(config: SelectionConfig) -> dict:
+    """The settings a SQL selection records in selection.json."""
+    return {"policy": config.policy, "where": config.where, "by": config.ranked_by,
+            "temperature": config.temperature or 1.0, "budget": config.budget, "percent": config.percent,
+            "unit": config.budget_unit, "seed": config.seed}
+
+
+def select_by_query(corpus_url: str, name: str, config: SelectionConfig) -> list[str]:
     """Writes selections/<name>; returns the summary lines. The caller holds the writer lock."""
     started = time.time()
     corpus = Corpus.open(corpus_url)
     check_name(name)
-    weight, counted_with = unit_sql(corpus, options.unit)
-    chosen = corpus.sql(options.sql(weight))
+    weight, counted_with = unit_sql(corpus, config.budget_unit)
+    chosen = corpus.sql(ranked_sql(config, weight))
     if chosen.num_rows == 0:
-        raise UserError(f"no document passes --where {options.where}")
+        raise UserError(f"no document passes --where {config.where}")
     taken = float(pc.sum(chosen["weight"]).as_py())
-    definition = {"policy": options.policy, **asdict(options), "counted_with": counted_with,
-                  "docs_fingerprint": corpus.docs_fingerprint(), "selected": chosen.num_rows, "weight": taken}
-    write_selection(corpus, name, chosen.drop_columns(["weight"]), definition)
-    unit = "" if options.unit == "docs" else f", {np.round(taken):,.0f} {options.unit} ({counted_with})"
-    return [f"selection {name}: {chosen.num_rows:,} documents{unit} by policy {options.policy} "
+    record = definition(config) | {"counted_with": counted_with, "docs_fingerprint": corpus.docs_fingerprint(),
+                                   "selected": chosen.num_rows, "weight": taken}
+    write_selection(corpus, name, chosen.drop_columns(["weight"]), record)
+    unit = "" if config.budget_unit == "docs" else f", {np.round(taken):,.0f} {config.budget_unit} ({counted_with})"
+    return [f"selection {name}: {chosen.num_rows:,} documents{unit} by policy {config.policy} "
             f"({time.time() - started:.1f} s)"]

@@ -1,6 +1,6 @@
 """Selections on disk: selections/<name>/part-00000.parquet (id, repeats, why) and
 selection.json (the full definition, so the selection can be reproduced), written to a
-temporary folder and renamed into place whole. SQL sees each as the view selection_<name>."""
+temporary folder and published whole (Corpus.publish). SQL sees each as the view selection_<name>."""
 
 from __future__ import annotations
 
@@ -25,10 +25,7 @@ def check_name(name: str, what: str = "a selection name") -> str:
 
 
 def write_selection(corpus: Corpus, name: str, table: pa.Table, definition: dict) -> None:
-    folder = corpus.path("selections", check_name(name))
-    staging = corpus.path("selections", f".{name}-{uuid.uuid4().hex}")
+    staging = corpus.path("selections", f".{check_name(name)}-{uuid.uuid4().hex}")
     write_parquet_atomic(corpus.fs, f"{staging}/part-00000.parquet", table.cast(SCHEMA))
     write_bytes_atomic(corpus.fs, f"{staging}/selection.json", orjson.dumps(definition, option=orjson.OPT_INDENT_2))
-    if corpus.fs.exists(folder):
-        corpus.fs.rm(folder, recursive=True)
-    corpus.fs.mv(staging, folder, recursive=True)
+    corpus.publish(staging, f"selections/{name}")
