@@ -1,4 +1,5 @@
-"""What every benchmark shares: real-text JSONL inputs and measuring a command's time and memory."""
+"""What every benchmark (and the tests) share: real-text JSONL inputs, measuring a command's time and
+memory, and the checksums of a corpus's outputs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import orjson
 import psutil
+
+from curation import checksums
 
 HERE = Path(__file__).resolve().parent
 FILES = 8
@@ -90,3 +93,20 @@ def measure(command: list[str]) -> tuple[float, int, str]:
     if process.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed:\n{output[-3000:]}")
     return time.time() - started, peak, output
+
+
+def output_checksums(corpus) -> dict[str, dict]:
+    """Every output of the corpus: the recorded parts (verified first) and the files of its
+    selections and mixtures. Two runs that made the same corpus give equal maps."""
+    problems = checksums.verify(corpus)
+    if problems:
+        raise ValueError("; ".join(problems))
+    outputs = dict(corpus.manifest().get("checksums", {}))
+    for folder in ("selections", "mixtures"):
+        root = corpus.path(folder)
+        if corpus.fs.isdir(root):
+            for path in sorted(corpus.fs.find(root)):
+                relative = path[len(corpus.path("")) :].lstrip("/")
+                if not relative.split("/")[1].startswith("."):
+                    outputs[relative] = checksums.file_checksum(corpus.fs, path)
+    return outputs

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import orjson
 from common import HERE, measure
+from near_duplicates import VARIANT_KINDS, pair_scores, planted_variant, shingle_sets, true_pairs
 
 from curation.demo.build import DEFAULT_DATA_DIR, check_data
 from curation.demo.sources import linux_docs, python_docs, sqlite_site
-from curation.minhash.evaluation import VARIANT_KINDS, pair_scores, planted_variant, shingle_sets, true_pairs
 
 FILES = 8
 PAGE = 1600

@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 
 import orjson
-from common import HERE
+from common import HERE, output_checksums
 
 from curation import Corpus
-from curation.checksums import output_checksums
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 

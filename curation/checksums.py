@@ -57,20 +57,3 @@ def verify(corpus) -> list[str]:
         elif file_checksum(corpus.fs, full) != expected:
             problems.append(f"{path} is damaged (its checksum differs from corpus.json): {remedy(path, writers)}")
     return problems
-
-
-def output_checksums(corpus) -> dict[str, dict]:
-    """Every output of the corpus: the recorded parts (verified first) and the files of its
-    selections and mixtures. Two runs that made the same corpus give equal maps."""
-    problems = verify(corpus)
-    if problems:
-        raise ValueError("; ".join(problems))
-    outputs = dict(corpus.manifest().get("checksums", {}))
-    for folder in ("selections", "mixtures"):
-        root = corpus.path(folder)
-        if corpus.fs.isdir(root):
-            for path in sorted(corpus.fs.find(root)):
-                relative = path[len(corpus.path("")) :].lstrip("/")
-                if not relative.split("/")[1].startswith("."):
-                    outputs[relative] = file_checksum(corpus.fs, path)
-    return outputs

@@ -24,7 +24,6 @@ import fsspec
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 
 from curation import catalog, checksums, filesystems
 from curation.errors import UserError
@@ -192,7 +191,7 @@ class Corpus:
         """``target`` made to hold what the finished file ``source`` holds: a hard link on a local
         disk (no copy), a copy elsewhere."""
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        if isinstance(self.fs, LocalFileSystem):
+        if filesystems.is_local(self.fs):
             os.link(source, target)
         else:
             self.fs.copy(source, target)

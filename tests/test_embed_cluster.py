@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
+from near_duplicates import planted_variant
 
 from curation import Corpus
 from curation.catalog import report_sql
@@ -26,7 +27,6 @@ from curation.embed.stage import EmbedConfig, read_vectors
 from curation.errors import UserError
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
-from curation.minhash.evaluation import planted_variant
 from curation.select.balanced import select_balanced
 from curation.select.selection import SelectionConfig
 from curation.semdedup import SemdedupConfig, max_earlier_similarity

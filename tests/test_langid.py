@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import write_jsonl
+from languages import locale_sample
 
 from curation import Corpus
 from curation.errors import UserError
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.stage import run
-from scorers.evaluation import locale_sample
 from scorers.langid import LanguageScorer
 from scorers.stage import ScoreConfig
 

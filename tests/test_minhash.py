@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
+from near_duplicates import VARIANT_KINDS, jaccard, pair_scores, planted_variant, shingle_sets, true_pairs
 
 from curation import Corpus
 from curation.errors import UserError
@@ -17,7 +18,6 @@ from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.minhash import stage as minhash_stage
 from curation.minhash.clusters import connected_components
-from curation.minhash.evaluation import VARIANT_KINDS, jaccard, pair_scores, planted_variant, shingle_sets, true_pairs
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, bands_rows_for, candidate_probability, minhash_signatures
 from curation.minhash.stage import MinhashConfig, components

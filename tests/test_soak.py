@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from common import output_checksums
 from conftest import CURATE, kill_once_staged, write_jsonl
 
 from curation import Corpus
-from curation.checksums import output_checksums
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 
