@@ -64,7 +64,10 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
     # of the cores, not all of them in every worker.
     environ["CURATION_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // n_workers))
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        # The scheduler's HTTP endpoint on a free port: its default, 8787, is taken whenever
+        # another cluster runs, and Dask then warns about it.
+        scheduler_kwargs={"dashboard_address": ":0"},
     ) as cluster, Client(cluster) as client:
         # Import the task code on every worker now, in parallel, rather than inside the first
         # task of the first stage.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import subprocess
 import time
+import warnings
 
 import pytest
 from conftest import CURATE, stdlib_texts, write_jsonl
@@ -113,3 +117,43 @@ def test_curate_sql_in_process_reports_sql_errors_as_one_line(tmp_path, capsys):
     assert main(["sql", str(tmp_path / "c"), "SELECT no_such_column FROM docs"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: SQL error") and "\n" not in err
+
+
+@pytest.mark.parametrize("place", ["before", "after"])
+def test_quiet_and_verbose_go_before_or_after_the_subcommand(tmp_path, place, monkeypatch, capsys):
+    for name in ("CURATION_PROGRESS", "PREFECT_LOGGING_LEVEL", "DASK_LOGGING__DISTRIBUTED"):
+        monkeypatch.delenv(name, raising=False)  # and restored after the test
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
+    from curation.ingest.stage import IngestConfig
+    from curation.ingest.units import InputSpec
+    from curation.stage import run
+
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
+    command = ["sql", str(tmp_path / "c"), "SELECT count(*) AS n FROM docs"]
+    flags = ["-q", "--verbose"]
+    assert main(flags + command if place == "before" else command + flags) == 0
+    assert "1" in capsys.readouterr().out
+    assert os.environ["CURATION_PROGRESS"] == "0" and os.environ["PREFECT_LOGGING_LEVEL"] == "INFO"
+
+
+def test_without_verbose_orchestration_logs_only_errors(monkeypatch):
+    for name in ("PREFECT_LOGGING_LEVEL", "DASK_LOGGING__DISTRIBUTED"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["scorers"]) == 0
+    assert os.environ["PREFECT_LOGGING_LEVEL"] == "ERROR" and os.environ["DASK_LOGGING__DISTRIBUTED"] == "error"
+
+
+def test_a_cluster_started_beside_another_says_nothing_about_its_ports():
+    """Dask's HTTP endpoint defaults to port 8787 and warns when it is taken (another cluster)."""
+    from flows.runtime import dask_cluster
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # already taken by something else: as good
+            taken.bind(("", 8787))
+            taken.listen()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_cluster(workers=1) as address:
+                assert address.startswith("tcp://")
+    assert [w for w in caught if "already in use" in str(w.message)] == []

@@ -1,8 +1,11 @@
 """The DataMan local Hugging Face backend with a real causal LM: a tiny Qwen2 model with a ChatML
-chat template, trained here in a few seconds to answer the rater prompt the way a DataMan rater
-does (one fixed rating, since it only has to prove the path: chat template, greedy decoding, the
-new tokens decoded and parsed). A prompt it was not trained on gives an answer that is recorded
-unrated, never guessed."""
+chat template, trained here to answer the rater prompt the way a DataMan rater does (one fixed
+rating, since it only has to prove the path: chat template, greedy decoding, the new tokens
+decoded and parsed). It is trained on the prompts the tests rate until it answers every one of
+them exactly, checked through the rater itself, so the tests do not hang on a fixed number of
+steps converging on the machine at hand; a model that does not get there within the bound fails
+the fixture with what it answered. A prompt it was not trained on (the teacher prompt) gives an
+answer that is recorded unrated, never guessed."""
 
 from __future__ import annotations
 
@@ -23,8 +26,15 @@ from scorers.dataman.prompts import COLUMNS, rater_prompt
 from scorers.stage import ScoreConfig
 
 ANSWER = "\n".join(["H", "4", "3", "5", "4", "2", "4", "1", "4", "4", "3", "5", "4", "5", "4"])
+EXPECTED = ("H", dict(zip(COLUMNS, map(int, ANSWER.split()[1:]), strict=True)))
 CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
           "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+# What the tests rate: rater prompts of stdlib code, and the linux docs the stage test ingests.
+RATED = [t[:600] for _, t in itertools.islice(sources.python_stdlib(), 40, 45)]
+STAGE_TEXTS = [t[:500] for _, t in itertools.islice(sources.linux_docs(DEFAULT_DATA_DIR / "root"), 6)]
+CHECK_EVERY, MAX_STEPS = 100, 4000
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +44,8 @@ def rater_dir(tmp_path_factory):
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     # Prompts of many lengths, so that the model learns to stop after the answer, not at a position.
-    texts = [t[: 100 + 13 * i] for i, (_, t) in enumerate(itertools.islice(sources.python_stdlib(), 60))]
-    prompts = [rater_prompt(text) for text in texts]
+    texts = [t[: 100 + 13 * i] for i, (_, t) in enumerate(itertools.islice(sources.python_stdlib(), 40))]
+    prompts = [rater_prompt(text) for text in texts + RATED + STAGE_TEXTS]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -56,33 +66,39 @@ def rater_dir(tmp_path_factory):
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         examples.append((torch.tensor([ids + answer]), torch.tensor([[-100] * len(ids) + answer])))
-    model.train()
-    for step in range(600):
+    root = tmp_path_factory.mktemp("tiny-rater")
+    for step in range(1, MAX_STEPS + 1):
+        model.train()
         inputs, labels = examples[step % len(examples)]
-        loss = model(input_ids=inputs, labels=labels).loss
-        loss.backward()
+        model(input_ids=inputs, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    folder = tmp_path_factory.mktemp("tiny-rater")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+        if step % CHECK_EVERY == 0:
+            folder = root / f"step-{step}"
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+            answers = _answers(str(folder))
+            if all(rating == EXPECTED for rating in answers):
+                return str(folder)
+    pytest.fail(f"the tiny rater did not answer every rated prompt exactly in {MAX_STEPS} steps: {answers}")
+
+
+def _answers(folder: str) -> list:
+    """What the tests will get: the rater's answers at both batch sizes they use."""
+    return LocalRater(folder, batch_size=2).rate(RATED) + LocalRater(folder).rate(STAGE_TEXTS)
 
 
 def test_a_local_model_rates_through_its_chat_template_with_greedy_decoding(rater_dir):
-    unseen = [t[:600] for _, t in itertools.islice(sources.python_stdlib(), 40, 45)]
-    ratings = LocalRater(rater_dir, batch_size=2).rate(unseen)
-    assert all(r == ("H", dict(zip(COLUMNS, map(int, ANSWER.split()[1:]), strict=True))) for r in ratings), ratings
+    ratings = LocalRater(rater_dir, batch_size=2).rate(RATED)
+    assert ratings == [EXPECTED] * len(RATED)
     # The teacher prompt is not what this model was trained on: its answer does not parse, and
     # the document is recorded unrated with the reason.
-    teacher = LocalRater(rater_dir, mode="teacher").rate(unseen[:1])
+    teacher = LocalRater(rater_dir, mode="teacher").rate(RATED[:1])
     assert isinstance(teacher[0], Unrated) and teacher[0].error.startswith("unparseable answer")
 
 
 def test_the_dataman_stage_with_the_hf_backend(rater_dir, tmp_path):
-    root = DEFAULT_DATA_DIR / "root"
-    # Short texts: the tiny model was trained on prompts of up to ~700 tokens.
-    docs = [{"id": f"d{i}", "text": t[:500]} for i, (_, t) in enumerate(itertools.islice(sources.linux_docs(root), 6))]
+    docs = [{"id": f"d{i}", "text": text} for i, text in enumerate(STAGE_TEXTS)]
     write_jsonl(tmp_path / "in.jsonl", docs)
     run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))]))
     record = run(str(tmp_path / "c"), ScoreConfig(scorer="dataman", options={"backend": "hf", "model": rater_dir}))

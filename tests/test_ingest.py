@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import unicodedata
 
 import datasets
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -180,3 +183,41 @@ def test_flow_on_a_dask_cluster_gives_the_same_corpus_as_plain_python(tmp_path, 
     for part in plain.parts("docs"):
         assert flow.read_part("docs", part).equals(plain.read_part("docs", part))
     assert counts(tmp_path / "flow") == (40, 4)
+
+
+def test_a_leading_byte_order_mark_is_not_data_but_one_elsewhere_is(tmp_path):
+    lines = [orjson.dumps({"id": "first", "text": "written by a Windows tool"}),
+             orjson.dumps({"id": "second", "text": "\ufeffa BOM inside the text is the text's"})]
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "bom.jsonl"))]))
+    rows = Corpus.open(str(tmp_path / "c")).sql("SELECT id, text FROM docs").to_pylist()
+    assert rows == [{"id": "first", "text": "written by a Windows tool"},
+                    {"id": "second", "text": "\ufeffa BOM inside the text is the text's"}]
+    assert counts(str(tmp_path / "c")) == (2, 0)
+
+
+COMPRESSED = {"": lambda data: data, ".gz": gzip.compress, ".zst": zstandard.compress, ".bz2": bz2.compress,
+              ".xz": lzma.compress}
+
+
+def test_json_lines_by_every_usual_name_and_a_json_array(tmp_path):
+    """Dolma's *.json.gz, .ndjson, .json with any compression; a .json holding one array."""
+    records = [{"id": f"r{i}", "text": text} for i, (_, text) in enumerate(stdlib_texts(3))]
+    lines = b"".join(orjson.dumps(record) + b"\n" for record in records)
+    names = [f"lines{base}{suffix}" for base in (".jsonl", ".ndjson", ".json") for suffix in COMPRESSED]
+    for name in names:
+        suffix = "." + name.rsplit(".", 1)[-1]
+        (tmp_path / name).write_bytes(COMPRESSED.get(suffix, COMPRESSED[""])(lines))
+    (tmp_path / "array.json").write_bytes(b"\xef\xbb\xbf" + orjson.dumps(records, option=orjson.OPT_INDENT_2))
+    (tmp_path / "broken.json").write_bytes(b'[{"id": "x", "text": "the array never ends"}')
+    (tmp_path / "cut.jsonl.bz2").write_bytes(bz2.compress(lines)[:-20])
+    specs = [InputSpec(str(tmp_path / name), id_field="none") for name in [*names, "array.json", "broken.json", "cut.jsonl.bz2"]]
+    run(str(tmp_path / "c"), IngestConfig(inputs=specs))
+    corpus = Corpus.open(str(tmp_path / "c"))
+    texts = corpus.sql("SELECT source, list(text ORDER BY id) AS texts FROM docs GROUP BY source").to_pylist()
+    by_source = {row["source"]: row["texts"] for row in texts}
+    assert set(by_source) == {"lines", "array"}  # the source is the name without its suffixes
+    assert by_source["array"] == [r["text"] for r in records] and len(by_source["lines"]) == 3 * len(names)
+    assert reasons_in(str(tmp_path / "c")) == {"malformed_json": 1, "unreadable_file": 1}
+    rejects = corpus.sql("SELECT file FROM rejects ORDER BY file").column("file").to_pylist()
+    assert [r.rsplit("/", 1)[-1] for r in rejects] == ["broken.json", "cut.jsonl.bz2"]

@@ -19,11 +19,11 @@ def with_runtime_options(command):
     return command
 
 
-def _quiet_orchestration(verbose: bool) -> None:
-    # Environment, not logging calls: Dask worker processes inherit it.
-    level = "INFO" if verbose else "WARNING"
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", level.lower())
+def _quiet_orchestration() -> None:
+    # Environment, not logging calls: Dask worker processes inherit it. Their warnings are for
+    # whoever runs them, not for the user of a command: only -v shows them.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Offline by rule: datasets must never try a hub, and its progress bars are noise here.
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -31,14 +31,37 @@ def _quiet_orchestration(verbose: bool) -> None:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Show Prefect and Dask logs.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars (for scripts).")
-def cli(verbose: bool, quiet: bool) -> None:
-    """Curate pretraining corpora: ingest, dedup, score, select, mix. Query everything with SQL."""
-    _quiet_orchestration(verbose)
-    if quiet:
+def _verbose(context: click.Context, parameter: click.Parameter, given: bool) -> None:
+    if given:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        os.environ["DASK_LOGGING__DISTRIBUTED"] = "info"
+
+
+def _quiet(context: click.Context, parameter: click.Parameter, given: bool) -> None:
+    if given:
         os.environ["CURATION_PROGRESS"] = "0"
+
+
+def output_options() -> list[click.Option]:
+    """-v and -q, taken before the subcommand or after it (`curate ingest ... -q`)."""
+    return [click.Option(["-v", "--verbose"], is_flag=True, expose_value=False, callback=_verbose,
+                         help="Show Prefect and Dask logs."),
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_quiet,
+                         help="No progress bars (for scripts).")]
+
+
+class CurateGroup(click.Group):
+    """Every subcommand takes the group's output options too."""
+
+    def add_command(self, command: click.Command, name: str | None = None) -> None:
+        command.params.extend(output_options())
+        super().add_command(command, name)
+
+
+@click.group(cls=CurateGroup, params=output_options(), context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Curate pretraining corpora: ingest, dedup, score, select, mix. Query everything with SQL."""
+    _quiet_orchestration()
 
 
 def echo_lines(lines) -> None:

@@ -7,7 +7,10 @@ damage that ends a file (truncation, an unreadable file) is one record with reas
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import itertools
+import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -44,11 +47,21 @@ def read_unit(unit: IngestUnit) -> Iterator[RawRecord]:
 
 
 # -- JSONL ---------------------------------------------------------------------------------
+BOM = b"\xef\xbb\xbf"  # what Windows tools write at the start of a UTF-8 file: not data there
+DAMAGE = (OSError, EOFError, zstandard.ZstdError, lzma.LZMAError)
+
+
 def _read_jsonl(unit: IngestUnit) -> Iterator[RawRecord]:
+    """JSON lines; a file whose first character is ``[`` holds one JSON array of records."""
     (path,) = unit.paths
     position = 0
     try:
-        for position, line in enumerate(_lines(path), start=1):
+        lines = _lines(path)
+        first = next(lines, b"").removeprefix(BOM)
+        if first.lstrip().startswith(b"["):
+            yield from _json_array(path, first + b"".join(lines))
+            return
+        for position, line in enumerate(itertools.chain([first], lines), start=1):
             if not line.strip():
                 continue  # blank lines are not records
             try:
@@ -57,8 +70,20 @@ def _read_jsonl(unit: IngestUnit) -> Iterator[RawRecord]:
                 yield RawRecord(path, position, raw=line, reason=_json_error_reason(line, error), detail=str(error))
                 continue
             yield RawRecord(path, position, value=value, raw=line)
-    except (OSError, EOFError, zstandard.ZstdError) as error:
+    except DAMAGE as error:
         yield RawRecord(path, position + 1, reason=reasons.UNREADABLE_FILE, detail=f"{type(error).__name__}: {error}")
+
+
+def _json_array(path: str, data: bytes) -> Iterator[RawRecord]:
+    """The records of one JSON array, positions counting its elements from 1. The array is
+    parsed whole (JSON offers no way to resume after damage), so a malformed array is one reject."""
+    try:
+        values = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        yield RawRecord(path, 1, reason=_json_error_reason(data, error), detail=f"the JSON array does not parse: {error}")
+        return
+    for position, value in enumerate(values, start=1):
+        yield RawRecord(path, position, value=value, raw=orjson.dumps(value))
 
 
 def _json_error_reason(line: bytes, error: orjson.JSONDecodeError) -> str:
@@ -75,12 +100,16 @@ def _open_binary(path: str):
     return open(local, "rb", buffering=1 << 20) if filesystems.is_local(fs) else fs.open(local, "rb")
 
 
+DECOMPRESSORS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}  # each takes an open file
+
+
 def _lines(path: str) -> Iterator[bytes]:
+    suffix = "." + path.rsplit(".", 1)[-1].lower()
     with _open_binary(path) as raw:
-        if path.endswith(".gz"):
-            with gzip.GzipFile(fileobj=raw) as handle:
+        if suffix in DECOMPRESSORS:
+            with DECOMPRESSORS[suffix](raw) as handle:
                 yield from handle
-        elif path.endswith(".zst"):
+        elif suffix == ".zst":
             yield from _split_lines(_zstd_chunks(raw))
         else:
             yield from raw

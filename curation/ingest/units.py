@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.errors import UserError
 from curation.filesystems import url
 
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
+# JSON lines by any of their usual names (Dolma's files are *.json.gz), plain or compressed; a
+# .json file may also hold one JSON array of records (see curation.ingest.readers).
+COMPRESSIONS = (".gz", ".zst", ".bz2", ".xz")
+JSONL_SUFFIXES = tuple(base + compression for base in (".jsonl", ".ndjson", ".json") for compression in ("", *COMPRESSIONS))
 PARQUET_SUFFIXES = (".parquet",)
 HF_FILE_SUFFIXES = (".csv", ".tsv")
 TEXT_SUFFIXES = (".txt", ".md")
@@ -68,7 +71,7 @@ def kind_of(path: str) -> str | None:
 
 def default_source(path: str) -> str:
     name = path.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".gz", ".zst"):
+    for suffix in COMPRESSIONS:
         name = name.removesuffix(suffix)
     return name.split(".", 1)[0] or name
 
@@ -96,7 +99,8 @@ def _pieces(spec: InputSpec, text_files_per_unit: int) -> tuple[str, list[tuple[
         kind = kind_of(path)
         if kind is None:
             raise UserError(
-                f"unsupported input {spec.path}: expected .jsonl[.gz|.zst], .parquet, .csv, .tsv, .txt, .md or a dataset directory"
+                f"unsupported input {spec.path}: expected JSON lines (.jsonl, .ndjson or .json, plain or .gz/.zst/.bz2/.xz), "
+                ".parquet, .csv, .tsv, .txt, .md or a dataset directory"
             )
         return source, [(kind, (url(fs, path),), parent)]
     if any(fs.exists(f"{path}/{marker}") for marker in HF_DISK_MARKERS):
@@ -108,7 +112,8 @@ def _pieces(spec: InputSpec, text_files_per_unit: int) -> tuple[str, list[tuple[
     for start in range(0, len(text_files), text_files_per_unit):
         pieces.append(("text_files", tuple(text_files[start : start + text_files_per_unit]), url(fs, path)))
     if not pieces:
-        raise UserError(f"{spec.path} holds no supported files (.jsonl[.gz|.zst], .parquet, .csv, .txt, .md)")
+        raise UserError(f"{spec.path} holds no supported files (.jsonl, .ndjson, .json, compressed or not; .parquet, .csv, "
+                        ".tsv, .txt, .md)")
     return source, pieces
 
 
