@@ -90,6 +90,7 @@ def table_writers(corpus) -> dict[str, str]:
     return writers
 
 
-def worker_modules() -> list[str]:
-    """What a Dask worker imports before its first task: the stage modules and their flow."""
-    return ["prefect.task_engine", "flows.stage", *STAGE_MODULES, *_extra]
+def worker_modules(prefect: bool) -> list[str]:
+    """What a Dask worker imports before its first task: the stage modules, and the Prefect
+    task engine and the stage flow when its tasks report to Prefect (a second and more)."""
+    return [*(("prefect.task_engine", "flows.stage") if prefect else ()), *STAGE_MODULES, *_extra]

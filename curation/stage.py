@@ -10,6 +10,7 @@ makes). The last step returns a ``StageResult``; the executor records it.
                   steps=(Step(hash_part, over=each_part), Step(resolve_duplicates)))
 
     run(corpus_url, ExactDedupConfig(scope="source"))     # in this process (notebooks, tests)
+    run(corpus_url, config, flows.runtime.on_cluster(client))   # its tasks on a Dask cluster
     flows.stage.run_flow(corpus_url, config, address)     # a Prefect flow on Dask
 
 Executors share ``execute``: plan, skip when done, the steps in order, record. See
@@ -323,14 +324,15 @@ def open_for(stage: Stage, corpus_url: str) -> Corpus:
     return Corpus.create(corpus_url) if not stage.reads else Corpus.open(corpus_url)
 
 
-def run(corpus_url: str, config: StageConfig) -> StageRecord:
-    """Run the stage of ``config`` in this process, without Prefect or Dask, under the corpus lock."""
+def run(corpus_url: str, config: StageConfig, map_step: MapStep = in_this_process) -> StageRecord:
+    """Run the stage of ``config`` under the corpus lock, its mapped steps by ``map_step``: in
+    this process by default (notebooks, tests; no Prefect, no Dask)."""
     from curation.registry import stage_of
 
     stage = stage_of(config)
     corpus = prepared(stage, corpus_url, config)
     with corpus.writer_lock(stage.instance_name(config)):
-        return execute(plan(corpus, stage, config), in_this_process)
+        return execute(plan(corpus, stage, config), map_step)
 
 
 def _output_of(name: str) -> str:

@@ -1,57 +1,24 @@
-"""The whole pipeline of a config file as one flow: each stage a subflow in pipeline order
-(curation.registry), skipped when done; then the selections, mixtures and the report."""
+"""The whole pipeline of a config file (curation.pipeline) as one Prefect flow: each stage a
+subflow, and the report's artifacts on the flow run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import create_link_artifact, create_table_artifact
 
-from curation.config import PipelineConfig, QualityClassifierConfig
-from curation.corpus import Corpus, StageRecord
-from curation.mixture.emit import emit_mixture
-from curation.registry import stage_named, stages
-from curation.report.html import write_report
-from curation.select.selection import run_selection
-from curation.stage import StageConfig, prepared
+from curation.config import PipelineConfig
+from curation.corpus import Corpus
+from curation.pipeline import Results, run_steps
+from curation.registry import stage_named
+from curation.stage import prepared
 from flows.stage import subflow
-from scorers.fasttext_quality import quality_model
-from scorers.stage import ScoreConfig
-
-
-def stage_configs(config: PipelineConfig) -> Iterator[StageConfig]:
-    """Every stage the file names, in pipeline order. A quality classifier is trained when its
-    turn comes (its score stage needs the model, and the model needs the documents)."""
-    for stage in stages():
-        if stage.name == "ingest":
-            yield config.ingest
-        elif stage.name == "score":
-            yield from config.stages.scores
-            yield from (classifier_scores(config.corpus, classifier) for classifier in config.stages.quality_classifiers)
-        elif (stage_config := getattr(config.stages, stage.name, None)) is not None:
-            yield stage_config
-
-
-def classifier_scores(corpus_url: str, classifier: QualityClassifierConfig) -> ScoreConfig:
-    model, _ = quality_model(corpus_url, classifier.positive, classifier.negative, classifier.name,
-                             classifier.holdout, seed=classifier.seed)
-    return ScoreConfig(scorer="quality_fasttext", options={"model": model, **classifier.scoring_options()},
-                       name=classifier.name)
 
 
 @flow(name="pipeline", log_prints=True, validate_parameters=False)
-def pipeline_flow(config: PipelineConfig, dask_address: str) -> dict[str, StageRecord | list[str] | str]:
-    results: dict[str, StageRecord | list[str] | str] = {}
-    for stage_config in stage_configs(config):
-        stage_flow = subflow(stage_config, dask_address)
-        results[stage_flow.name] = stage_flow(config.corpus, stage_config)
-    for name, selection in config.selections.items():
-        results[f"selection_{name}"] = run_selection(config.corpus, name, selection)
-    for name, mixture in config.mixtures.items():
-        results[f"mixture_{name}"] = emit_mixture(config.corpus, name, mixture)
-    results["report"] = write_report(config.corpus)
+def pipeline_flow(config: PipelineConfig, dask_address: str) -> Results:
+    results = run_steps(config, lambda stage_config: subflow(stage_config, dask_address)(config.corpus, stage_config))
     publish_artifacts(config.corpus, results["report"])
     return results
 
@@ -66,7 +33,7 @@ def publish_artifacts(corpus_url: str, report: str) -> None:
     create_link_artifact(key="report", link=link, link_text="HTML report", description=f"The report of {corpus_url}")
 
 
-def run_pipeline(config: PipelineConfig, dask_address: str) -> dict[str, StageRecord | list[str] | str]:
+def run_pipeline(config: PipelineConfig, dask_address: str) -> Results:
     corpus = prepared(stage_named("ingest"), config.corpus, config.ingest)
     with corpus.writer_lock("run"):
         return pipeline_flow(config, dask_address)

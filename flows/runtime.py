@@ -1,10 +1,16 @@
-"""Where flows report and where tasks run.
+"""Where stages run and whether they report to Prefect.
 
-Without ``PREFECT_API_URL`` Prefect starts a temporary server in every process that reports
-task runs, Dask worker processes included (seconds each). ``prefect_api`` starts one here and
-hands its URL to the workers through the environment. ``dask_cluster`` gives the address of a
-Dask cluster: the user's (``--dask-address``) or a LocalCluster with one single-threaded worker
-process per core, shared by every stage of a run.
+A command uses, in this order:
+1. the local runtime of `curate up` (flows.local_runtime): its Prefect server, with the UI, and its
+   Dask cluster, both already running, so the command starts in about a second;
+2. otherwise a Dask cluster of its own (``--dask-address``: the user's), reporting to the
+   Prefect server ``PREFECT_API_URL`` names when one is configured;
+3. with no server configured, its tasks go straight to Dask. A temporary Prefect server per
+   command (what Prefect would start) costs about 9 s and keeps nothing anyone can look at, so
+   none is started; corpus.json records every stage run either way.
+
+``dask_cluster`` is a LocalCluster of one single-threaded worker process per core, shared by
+every stage of a command.
 """
 
 from __future__ import annotations
@@ -12,46 +18,138 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
-from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect_dask import DaskTaskRunner
+from curation.corpus import StageRecord
+from curation.stage import MapStep, StageConfig, StagePlan, Step
 
 
 def configured_api() -> str | None:
-    """The Prefect server the user's profile or environment names, if any."""
-    return PREFECT_API_URL.value()
+    """The Prefect server the environment or the active Prefect profile names, if any. Read
+    without importing Prefect (a second and a half, in every cold command): the profile is the
+    one $PREFECT_PROFILE or the ``active`` key of $PREFECT_HOME/profiles.toml names, as Prefect's
+    settings documentation describes."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    profiles = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")) / "profiles.toml"
+    try:
+        document = tomllib.loads(profiles.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or document.get("active", "ephemeral")
+    return document.get("profiles", {}).get(active, {}).get("PREFECT_API_URL") or None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    dask_address: str
+    prefect_api: str | None  # where flows report; None: tasks go straight to Dask
+    client: object = None  # the distributed.Client of a runtime without Prefect
+
+    def run_stage(self, corpus_url: str, config: StageConfig) -> StageRecord:
+        if self.prefect_api:
+            from flows.stage import run_flow
+
+            return run_flow(corpus_url, config, self.dask_address)
+        from curation.stage import run
+
+        return run(corpus_url, config, on_cluster(self.client))
+
+    def run_pipeline(self, config):
+        if self.prefect_api:
+            from flows.pipeline import run_pipeline
+
+            return run_pipeline(config, self.dask_address)
+        from curation.pipeline import run_steps
+        from curation.registry import stage_named, stage_of
+        from curation.stage import execute, plan, prepared
+
+        corpus = prepared(stage_named("ingest"), config.corpus, config.ingest)
+        with corpus.writer_lock("run"):
+            return run_steps(config, lambda stage_config: execute(
+                plan(corpus, stage_of(stage_config), stage_config), on_cluster(self.client)))
+
+
+def on_cluster(client) -> MapStep:
+    """A map step that runs each item as a Dask task (one retry, as a Prefect task has)."""
+    from distributed import as_completed
+
+    def map_step(step: Step, stage_plan: StagePlan, items: list) -> Iterator:
+        token = uuid.uuid4().hex[:8]
+        keys = [f"{stage_plan.name}-{step.name}-{token}-{i}" for i in range(len(items))]
+        futures = client.map(_run_item, items, step=step, stage_plan=stage_plan, key=keys, retries=1, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+
+    return map_step
+
+
+def _run_item(item, step: Step, stage_plan: StagePlan):
+    step.run(stage_plan, item)
+    return item
 
 
 @contextlib.contextmanager
-def prefect_api() -> Iterator[str]:
-    configured = PREFECT_API_URL.value()
-    if configured:
-        os.environ["PREFECT_API_URL"] = configured  # a profile setting would not reach workers
-        yield configured
-        return
-    from prefect.server.api.server import SubprocessASGIServer
+def runtime(workers: int | None = None, dask_address: str | None = None,
+            say=lambda line: print(line, file=sys.stderr)) -> Iterator[Runtime]:
+    """The runtime of one command; ``say`` gets one line when the local runtime is used."""
+    from flows.local_runtime import running
 
-    server = SubprocessASGIServer()
-    server.start(timeout=int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")))
+    up = None if dask_address else running()
+    if up is not None:
+        say(f"using the local runtime (curate up): {up['workers']} workers, Prefect UI at {up['ui']}")
+        with _prefect_at(up["prefect_api"]):
+            yield Runtime(up["dask_address"], up["prefect_api"])
+        return
+    api = configured_api()
+    with dask_cluster(workers, dask_address, prefect=api is not None) as address:
+        if api:
+            with _prefect_at(api):
+                yield Runtime(address, api)
+        else:
+            from distributed import Client
+
+            with Client(address) as client:
+                yield Runtime(address, None, client)
+
+
+@contextlib.contextmanager
+def _prefect_at(api: str) -> Iterator[None]:
+    """Flows here and tasks on the workers report to ``api`` (the environment reaches workers;
+    a profile setting would not)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     previous = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = server.api_url
+    os.environ["PREFECT_API_URL"] = api
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            yield
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
-        server.stop()
 
 
 @contextlib.contextmanager
-def dask_cluster(workers: int | None = None, dask_address: str | None = None) -> Iterator[str]:
+def dask_cluster(workers: int | None = None, dask_address: str | None = None, prefect: bool = True) -> Iterator[str]:
     if dask_address:
         yield dask_address
         return
+    with local_cluster(workers, prefect) as cluster:
+        yield cluster.scheduler_address
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int | None = None, prefect: bool = True):
+    """A LocalCluster whose workers have imported the task code (with Prefect's, for ``prefect``)."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -71,23 +169,61 @@ def dask_cluster(workers: int | None = None, dask_address: str | None = None) ->
     ) as cluster, Client(cluster) as client:
         # Import the task code on every worker now, in parallel, rather than inside the first
         # task of the first stage.
-        client.run(_import_task_modules)
-        yield cluster.scheduler_address
+        client.run(_import_task_modules, prefect)
+        yield cluster
 
 
-def _import_task_modules() -> None:
+def _import_task_modules(prefect: bool) -> None:
     from curation.registry import worker_modules
 
-    for module in worker_modules():
+    for module in worker_modules(prefect):
         importlib.import_module(module)
 
 
-@contextlib.contextmanager
-def runtime(workers: int | None = None, dask_address: str | None = None) -> Iterator[str]:
-    """Prefect API and Dask cluster for one command; yields the Dask scheduler address."""
-    with prefect_api(), dask_cluster(workers, dask_address) as address:
-        yield address
+class PrefectServer:
+    """`prefect server start` on 127.0.0.1:``port``, its database under ``home`` (migrated once,
+    then kept). ``start`` returns at once, so a cluster can start meanwhile; ``wait`` returns the
+    API URL once the server answers."""
+
+    def __init__(self, home: Path, port: int, ui: bool = True):
+        self.home, self.port, self.ui = home, port, ui
+        self.api = f"http://127.0.0.1:{port}/api"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> PrefectServer:
+        env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.api,
+               "PREFECT_UI_ENABLED": str(self.ui).lower(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
+        prefect = str(Path(sys.executable).parent / "prefect")
+        self.process = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def wait(self, timeout: float = 120) -> str:
+        import httpx
+
+        deadline = time.time() + timeout
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
+                    return self.api
+            if self.process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the Prefect server on port {self.port} did not start (exit code {self.process.poll()})")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
 
-def task_runner(dask_address: str) -> DaskTaskRunner:
+def task_runner(dask_address: str):
+    from prefect_dask import DaskTaskRunner
+
     return DaskTaskRunner(address=dask_address)

@@ -1,5 +1,5 @@
-"""Shared fixtures: an isolated Prefect home, one real Prefect server and Dask LocalCluster
-(two worker processes) for the session, and helpers to write inputs."""
+"""Shared fixtures: an isolated Prefect home and runtime home, one real Prefect server and Dask
+LocalCluster (two worker processes) for the session, and helpers to write inputs."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ _HOME = tempfile.mkdtemp(prefix="curation-tests-prefect-")
 os.environ.update(
     {
         "PREFECT_HOME": _HOME,
+        # Never the developer's `curate up` runtime: tests start what they use.
+        "CURATION_RUNTIME": tempfile.mkdtemp(prefix="curation-tests-runtime-"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -37,12 +39,15 @@ CURATE = [sys.executable, "-m", "curation.cli"]
 
 
 @pytest.fixture(scope="session")
-def dask_address():
-    """The address of a real LocalCluster (2 worker processes) with a real Prefect server."""
+def dask_address(tmp_path_factory):
+    """The address of a real LocalCluster (2 worker processes) with a real Prefect server, which
+    the flows of the session (and the commands it starts) report to."""
     from flows.runtime import runtime
 
-    with runtime(workers=2) as address:
-        yield address
+    with prefect_server(tmp_path_factory.mktemp("prefect")) as (api, _):
+        os.environ["PREFECT_API_URL"] = api
+        with runtime(workers=2) as running:
+            yield running.dask_address
 
 
 def write_jsonl(path: Path, records: list, opener=open) -> Path:
@@ -106,24 +111,13 @@ def wait_until(condition, what: str, timeout: float = 120) -> None:
 @contextlib.contextmanager
 def prefect_server(home: Path) -> Iterator[tuple[str, dict]]:
     """`prefect server start` on 127.0.0.1; yields its API URL and an environment pointing at it."""
-    import urllib.request
+    from flows.runtime import PrefectServer
 
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": api}
-    env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def healthy() -> bool:
-        try:
-            return urllib.request.urlopen(f"{api}/health", timeout=2).status == 200
-        except OSError:
-            return False
-
+    server = PrefectServer(home, free_port(), ui=False).start()
     try:
-        wait_until(healthy, "prefect server")
+        api = server.wait()
+        env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": api}
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
         yield api, env
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()

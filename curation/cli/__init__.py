@@ -3,14 +3,14 @@
 Flows (Prefect, Dask) are imported inside the commands that run them, so `curate sql` and
 `curate report` start fast. The commands live by group: stages (one per stage, from its
 declaration), select (selections, mixtures), models, corpus (sql, report, verify, forget),
-pipeline (run, demo, deploy, serve).
+pipeline (run, demo, deploy, serve), runtime (up, status, down).
 """
 
 from __future__ import annotations
 
 import click
 
-from curation.cli import corpus, models, pipeline, select, stages  # noqa: F401  (they add the commands)
+from curation.cli import corpus, models, pipeline, runtime, select, stages  # noqa: F401  (they add the commands)
 from curation.cli.common import cli
 from curation.errors import DataRejected, UserError
 

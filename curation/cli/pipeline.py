@@ -42,11 +42,10 @@ def _run_pipeline(config, workers, dask_address) -> None:
     for name in config.mixtures:
         check_name(name, "a mixture name")
 
-    from flows.pipeline import run_pipeline
     from flows.runtime import runtime
 
-    with runtime(workers, dask_address) as address:
-        results = run_pipeline(config, address)
+    with runtime(workers, dask_address, say=lambda line: click.echo(line, err=True)) as running:
+        results = running.run_pipeline(config)
     for name, result in results.items():
         if isinstance(result, list):
             echo_lines(result)

@@ -27,11 +27,10 @@ def run_stages(corpus_url: str, configs: list[StageConfig], workers: int | None,
     for config in configs:
         prepared(stage_of(config), corpus_url, config)
     from flows.runtime import runtime
-    from flows.stage import run_flow
 
-    with runtime(workers, dask_address) as address:
+    with runtime(workers, dask_address, say=lambda line: click.echo(line, err=True)) as running:
         for config in configs:
-            echo_lines(record_lines(run_flow(corpus_url, config, address)))
+            echo_lines(record_lines(running.run_stage(corpus_url, config)))
 
 
 def _about(stage: Stage) -> str:
