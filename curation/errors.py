@@ -11,6 +11,16 @@ class CorpusLocked(UserError):
     """Another writer holds the corpus."""
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM: the command unwinds (its cluster closed, its lock released) and exits
+    128 + the signal's number. Not an Exception, so that no ``except Exception`` swallows it, and
+    not a KeyboardInterrupt, which click would answer with a line of its own."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class DataRejected(Exception):
     """The data broke a limit the user set (e.g. too many rejects): exit 1, one line."""
 

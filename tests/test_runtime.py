@@ -1,19 +1,26 @@
 """Where commands run: the local runtime of `curate up` (a real Prefect server and Dask cluster
 in the background) that later commands use and report to, `curate down` leaving no process
-behind, and a cold command that starts only a Dask cluster of its own."""
+behind, a cold command that starts only a Dask cluster of its own, and a signal that stops a
+command with one line, no process left and a rerun that resumes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import time
 
 import httpx
 import psutil
-from conftest import CURATE, write_jsonl
+import pytest
+from conftest import CURATE, stdlib_texts, write_jsonl
 
 from curation import Corpus
+from curation.ingest.stage import IngestConfig
+from curation.ingest.units import InputSpec
+from curation.stage import run
 
 
 def _curate(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -70,3 +77,35 @@ def test_a_cold_command_runs_on_a_cluster_of_its_own_without_a_prefect_server(tm
     assert err == "" and "ingest: 1 in, 1 out" in out
     assert not [command for command in seen if "prefect" in command]  # Dask workers only
     assert Corpus.open(str(tmp_path / "c")).rows("docs") == 1
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_stage_with_one_line_and_leaves_no_process(tmp_path, signum):
+    env = _cold_env(tmp_path)
+    for name in ("PREFECT_LOGGING_LEVEL", "DASK_LOGGING__DISTRIBUTED"):
+        env.pop(name, None)  # what a user sees
+    texts = [text[:1500] for _, text in stdlib_texts(200)]
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": texts[i % len(texts)] + f" {i}"} for i in range(24_000)])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=600))
+    command = [*CURATE, "score", str(tmp_path / "c"), "--scorer", "heuristics"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    staged = tmp_path / "c" / ".staging"
+    deadline = time.time() + 120
+    while not list(staged.glob("heuristics-*/out/part-*.parquet")):
+        assert process.poll() is None and time.time() < deadline, process.stderr.read()
+        time.sleep(0.02)
+    first = sorted(staged.glob("heuristics-*/out/part-*.parquet"))[0]
+    inode = first.stat().st_ino
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children  # its Dask workers
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signum
+    assert re.fullmatch(r"interrupted: heuristics, \d+ of 40 parts done; rerun to resume\n", err), err
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    rerun = _curate(env, "score", str(tmp_path / "c"), "--scorer", "heuristics")
+    assert rerun.returncode == 0, rerun.stderr
+    corpus = Corpus.open(str(tmp_path / "c"))
+    assert corpus.rows("attrs/heuristics") == 24_000
+    assert os.stat(corpus.part_path("attrs/heuristics", first.stem)).st_ino == inode  # resumed: that part not redone

@@ -8,18 +8,38 @@ pipeline (run, demo, deploy, serve), runtime (up, status, down).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
 import click
 
 from curation.cli import corpus, models, pipeline, runtime, select, stages  # noqa: F401  (they add the commands)
 from curation.cli.common import cli
-from curation.errors import DataRejected, UserError
+from curation.errors import DataRejected, Interrupted, UserError
 
 __all__ = ["cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    with interruptible():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="curate", standalone_mode=False)
+    except Interrupted as interrupt:
+        from curation.stage import WORK
+
+        click.echo(WORK.describe(), err=True)
+        return 128 + interrupt.signum
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
     except click.exceptions.NoArgsIsHelpError as error:
         click.echo(error.ctx.get_help() if error.ctx else str(error))
         return 0
@@ -36,7 +56,43 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         click.echo(f"error: {error.format_message()}", err=True)
         return error.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
     return 0
+
+
+# How long the unwinding after a signal may take (a cluster closing, workers ending their task)
+# before the command's children are killed and it exits anyway.
+CLEANUP_S = 10
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Interrupted in the main thread, once; the cleanup that follows
+    has CLEANUP_S seconds, then every process the command started is killed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread (e.g. main() called from a test's thread)
+        return
+
+    def handle(signum, frame):
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_IGN)  # one line, one unwinding
+        threading.Thread(target=_kill_children_after, args=(signum,), daemon=True).start()
+        raise Interrupted(signum)
+
+    previous = {each: signal.signal(each, handle) for each in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
+def _kill_children_after(signum: int) -> None:
+    import psutil
+
+    time.sleep(CLEANUP_S)
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    click.echo(f"stopped after {CLEANUP_S} s of cleanup", err=True)
+    os._exit(128 + signum)
