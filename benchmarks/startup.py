@@ -1,0 +1,99 @@
+"""What a command costs before and around its work: a one-document ingest, an ingest of about
+20,000 documents, and a whole small job (ingest, fuzzy dedup, two SQL queries), each run cold
+(nothing running) and with the local runtime of `curate up`, beside datatrove reading the same
+files and writing Parquet with 2 tasks.
+
+    python benchmarks/startup.py [--peers-python /path/to/venv/bin/python]
+
+(the peers' venv needs datatrove). Wall seconds and peak RSS of each command's whole process
+tree; with `curate up`, the runtime's own processes are not counted (they run before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from common import HERE, make_data, measure
+
+DATATROVE = r"""
+import sys
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import ParquetWriter
+if __name__ == "__main__":
+    data, work = sys.argv[1], sys.argv[2]
+    LocalPipelineExecutor([JsonlReader(data, glob_pattern="*.jsonl"), ParquetWriter(f"{work}/out")],
+                          tasks=2, workers=2, logging_dir=f"{work}/logs").run()
+"""
+
+
+def jobs(work: Path, one: Path, many: Path) -> dict[str, list[list[str]]]:
+    curate = [sys.executable, "-m", "curation.cli", "-q"]
+    corpus = str(work / "corpus")
+    return {
+        "one-document ingest": [[*curate, "ingest", str(one), "--corpus", corpus]],
+        f"ingest of {_documents(many):,} documents": [[*curate, "ingest", str(many), "--corpus", corpus]],
+        "ingest + fuzzy dedup + two SQL queries": [
+            [*curate, "ingest", str(many), "--corpus", corpus],
+            [*curate, "minhash", corpus],
+            [*curate, "sql", corpus, "SELECT count(*) FROM minhash WHERE NOT keep"],
+            [*curate, "sql", corpus, "SELECT cluster_size, count(*) FROM minhash GROUP BY ALL ORDER BY 1"],
+        ],
+    }
+
+
+def _documents(folder: Path) -> int:
+    return int((folder / ".done").read_text())
+
+
+def run_job(commands: list[list[str]], work: Path) -> tuple[float, int]:
+    shutil.rmtree(work / "corpus", ignore_errors=True)
+    seconds, peak = 0.0, 0
+    for command in commands:
+        took, memory, _ = measure(command)
+        seconds, peak = seconds + took, max(peak, memory)
+    return seconds, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=HERE / "out" / "startup")
+    parser.add_argument("--peers-python", default=None)
+    args = parser.parse_args()
+    work = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "one").mkdir(parents=True)
+    (work / "one" / "one.jsonl").write_text('{"id": "a", "text": "one document"}\n')
+    many = make_data(HERE / "out", 70)  # about 20,000 documents in 8 files
+    os.environ["CURATION_RUNTIME"] = str(work / "runtime")
+    rows = []
+    for label, commands in jobs(work, work / "one" / "one.jsonl", many).items():
+        rows.append((f"curate, cold: {label}", *run_job(commands, work)))
+    up = [sys.executable, "-m", "curation.cli", "up", "--workers", "2"]
+    seconds, _, _ = measure(up)
+    rows.append(("curate up (once)", seconds, 0))
+    try:
+        for label, commands in jobs(work, work / "one" / "one.jsonl", many).items():
+            rows.append((f"curate, with curate up: {label}", *run_job(commands, work)))
+    finally:
+        subprocess.run([sys.executable, "-m", "curation.cli", "down"], check=True, capture_output=True)
+    if args.peers_python:
+        for label, data in (("one-document ingest", work / "one"), (f"ingest of {_documents(many):,} documents", many)):
+            shutil.rmtree(work / "datatrove", ignore_errors=True)
+            (work / "datatrove").mkdir()
+            (work / "datatrove" / "run.py").write_text(DATATROVE)
+            seconds, peak, _ = measure([args.peers_python, str(work / "datatrove" / "run.py"), str(data), str(work / "datatrove")])
+            rows.append((f"datatrove LocalPipelineExecutor, 2 tasks: {label}", seconds, peak))
+    print("\n| command | wall seconds | peak RSS (MB) |")
+    print("|---|---:|---:|")
+    for label, seconds, peak in rows:
+        print(f"| {label} | {seconds:.1f} | {peak / 1e6:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
