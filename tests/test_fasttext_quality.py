@@ -64,6 +64,11 @@ def test_dclm_recipe_separates_real_text_and_the_model_round_trips(tmp_path, cap
     metadata = orjson.loads((folder / "metadata.json").read_bytes())
     assert metadata["metrics"]["roc_auc"] > 0.9 and metadata["fasttext"]["wordNgrams"] == 2
     assert metadata["metrics"]["held_out"] == 80
+    # Quantised: a few MB instead of DCLM's ~1 GB of buckets, for less than 0.005 of ROC AUC.
+    quantized = metadata["metrics"]["quantized"]
+    assert quantized["kept"] and quantized["roc_auc_unquantized"] - quantized["roc_auc"] < 0.005
+    assert (folder / "model.bin").stat().st_size == metadata["metrics"]["bytes"] < 20e6 < quantized["bytes_unquantized"]
+    assert "quantised: ROC AUC" in printed
 
     # With 720 training lines the probabilities stay near 0.5 (a threshold is pool-specific, as
     # DCLM's 0.018 is), but the order is what matters: the model read back from models/ ranks

@@ -18,16 +18,25 @@ from curation.cli.stages import key_values
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="P(positive) at which held-out precision and recall are reported.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train_quality(corpus_dir, positive, negative, name, holdout, threshold, seed) -> None:
+@click.option("--quantize/--no-quantize", default=True, show_default=True,
+              help="Quantise the model when that costs under 0.005 of held-out ROC AUC (a few MB instead of ~1 GB).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="A fastText setting instead of DCLM's, e.g. --set bucket=200000 --set dim=64.")
+def train_quality(corpus_dir, positive, negative, name, holdout, threshold, seed, quantize, settings) -> None:
     """Train a fastText quality classifier with the DCLM recipe and print held-out metrics."""
     from curation.corpus import Corpus
     from scorers.fasttext_quality import train_quality as train
 
     corpus = Corpus.open(corpus_dir)
     with corpus.writer_lock("train-quality"):
-        metrics = train(corpus_dir, positive, negative, name, holdout, threshold, seed)
+        metrics = train(corpus_dir, positive, negative, name, holdout, threshold, seed, quantize, **key_values(settings))
     click.echo(f"held out {metrics['held_out']:,} of {metrics['held_out'] + metrics['train']:,}: ROC AUC {metrics['roc_auc']:.3f}, "
                f"precision {metrics['precision']:.3f} and recall {metrics['recall']:.3f} at {threshold}")
+    quantized = metrics["quantized"]
+    if quantized:
+        kept = "kept" if quantized["kept"] else "not kept (it cost too much AUC)"
+        click.echo(f"quantised: ROC AUC {quantized['roc_auc']:.4f} against {quantized['roc_auc_unquantized']:.4f}, "
+                   f"{metrics['bytes'] / 1e6:,.1f} MB against {quantized['bytes_unquantized'] / 1e6:,.0f} MB; {kept}")
     click.echo(f"score with: curate score {corpus_dir} --scorer quality_fasttext "
                f"--set model={corpus.path('models', name, 'model.bin')}")
 
