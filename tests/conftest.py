@@ -3,9 +3,11 @@ LocalCluster (two worker processes) for the session, and helpers to write inputs
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,11 +20,14 @@ import orjson
 import pytest
 
 _HOME = tempfile.mkdtemp(prefix="curation-tests-prefect-")
+_RUNTIME = tempfile.mkdtemp(prefix="curation-tests-runtime-")
+for _folder in (_HOME, _RUNTIME):
+    atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 os.environ.update(
     {
         "PREFECT_HOME": _HOME,
         # Never the developer's `curate up` runtime: tests start what they use.
-        "CURATION_RUNTIME": tempfile.mkdtemp(prefix="curation-tests-runtime-"),
+        "CURATION_RUNTIME": _RUNTIME,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
