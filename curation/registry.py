@@ -91,6 +91,11 @@ def table_writers(corpus) -> dict[str, str]:
 
 
 def worker_modules(prefect: bool) -> list[str]:
-    """What a Dask worker imports before its first task: the stage modules, and the Prefect
-    task engine and the stage flow when its tasks report to Prefect (a second and more)."""
-    return [*(("prefect.task_engine", "flows.stage") if prefect else ()), *STAGE_MODULES, *_extra]
+    """What a Dask worker imports before its first task: the stage modules, and, when its tasks
+    report to Prefect, the Prefect task engine and our flows (two seconds and more; the flow
+    engine for the drivers the local runtime runs on its workers). Those long-lived workers also
+    import pandas, which pyarrow imports on its first ``pa.array`` of a Python list (0.7 s,
+    inside the first command's task otherwise)."""
+    flows = ("prefect.task_engine", "prefect.flow_engine", "prefect_dask.task_runners",
+             "flows.stage", "flows.pipeline", "flows.remote", "pandas")
+    return [*(flows if prefect else ()), *STAGE_MODULES, *_extra]

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from curation.corpus import Corpus, StageRecord
 from curation.errors import UserError
 from curation.fingerprint import fingerprint
-from curation.progress import progress
+from curation.progress import progress, work
 
 
 class StageConfig(BaseModel):
@@ -227,30 +227,6 @@ def _kept_parts(stage_plan: StagePlan) -> list[str]:
 MapStep = Callable[[Step, StagePlan, list], Iterator]
 
 
-@dataclass
-class Work:
-    """What this process's driver is doing, for the line an interrupted command prints."""
-
-    stage: str | None = None
-    step: str = ""
-    done: int = 0
-    total: int | None = None  # of a mapped step's items
-    unit: str = ""
-
-    def start(self, stage: str | None = None, step: str = "") -> None:
-        self.stage, self.step, self.done, self.total, self.unit = stage, step, 0, None, ""
-
-    def describe(self) -> str:
-        if self.stage is None:
-            return "interrupted; rerun to resume"
-        if self.total is None:
-            return f"interrupted: {self.stage}, in its {self.step} step; rerun to resume"
-        return f"interrupted: {self.stage}, {self.done} of {self.total} {self.unit} done; rerun to resume"
-
-
-WORK = Work()
-
-
 def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
     """The one driver of every executor: nothing when done; else each step in order (a mapped
     step through ``map_step``, with progress), then the last step's result recorded."""
@@ -258,14 +234,14 @@ def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
         return _accepted(stage_plan, replace(stage_plan.record, skipped=True))
     result = None
     for step in stage_plan.stage.steps:
-        WORK.start(stage_plan.name, step.name)
+        work().start(stage_plan.name, step.name)
         restored = restore(step, stage_plan)
         if step.over is None:
             result = step.run(stage_plan)
         else:
             _mapped(step, stage_plan, [item for item in step.over(stage_plan) if item not in restored], map_step,
                     len(restored))
-    WORK.start()
+    work().start()
     if not isinstance(result, StageResult):
         raise TypeError(f"stage {stage_plan.name}: its last step must return a StageResult, not {type(result).__name__}")
     return _accepted(stage_plan, record(stage_plan, result))
@@ -298,7 +274,7 @@ def restore(step: Step, stage_plan: StagePlan) -> set[str]:
 
 def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep, restored: int) -> None:
     """Over the docs parts, progress counts documents (the rate is documents per second)."""
-    WORK.done, WORK.total, WORK.unit = restored, restored + len(items), "parts" if step.over is each_part else step.unit
+    work().update(done=restored, total=restored + len(items), unit="parts" if step.over is each_part else step.unit)
     if step.over is each_part:
         weights = dict(zip(stage_plan.parts, stage_plan.part_rows, strict=True))
         bar = progress(stage_plan.name, sum(weights[item] for item in items), "docs", parts=len(items))
@@ -308,7 +284,7 @@ def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep, r
     with bar as advance:
         for item in map_step(step, stage_plan, items):
             advance(weights.get(item, 1) if weights else 1)
-            WORK.done += 1
+            work().advance()
 
 
 def _accepted(stage_plan: StagePlan, entry: StageRecord) -> StageRecord:

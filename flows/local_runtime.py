@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from curation.errors import UserError
+from curation.fingerprint import fingerprint
 
 START_TIMEOUT_S = 180
 
@@ -33,6 +34,18 @@ def home() -> Path:
 
 def _state_path() -> Path:
     return home() / "runtime.json"
+
+
+def code_version() -> str:
+    """A fingerprint of this installation's code (every module's size and modification time): a
+    runtime started before the code changed would run the old code, or fail on the new."""
+    import curation
+    import flows
+    import scorers
+
+    files = sorted(path for package in (curation, flows, scorers)
+                   for path in Path(package.__file__).parent.rglob("*") if path.suffix in (".py", ".sql"))
+    return fingerprint([[str(path), path.stat().st_size, path.stat().st_mtime_ns] for path in files])
 
 
 def running() -> dict | None:
@@ -75,9 +88,12 @@ def free_port(preferred: int) -> int:
 
 
 def start(workers: int | None, port: int) -> dict:
-    """Start the runtime in the background and return its state once it is ready."""
+    """Start the runtime in the background and return its state once it is ready; one running
+    older code is stopped first."""
     if (state := running()) is not None:
-        return state
+        if state.get("code") == code_version():
+            return state
+        stop()
     home().mkdir(parents=True, exist_ok=True)
     log = home() / "runtime.log"
     command = [sys.executable, "-m", "flows.local_runtime", "--port", str(free_port(port))]
@@ -115,6 +131,8 @@ def stop() -> dict | None:
 
 def serve(workers: int | None, port: int) -> None:
     """The background process: both services until SIGTERM or SIGINT."""
+    from distributed import Client
+
     from flows.runtime import PrefectServer, local_cluster
 
     stopping = threading.Event()
@@ -123,10 +141,11 @@ def serve(workers: int | None, port: int) -> None:
     server = PrefectServer(home() / "prefect", port).start()  # boots while the cluster starts
     try:
         os.environ["PREFECT_API_URL"] = server.api  # the workers report their task runs there
-        with local_cluster(workers) as cluster:
+        with local_cluster(workers) as cluster, Client(cluster) as client:
             server.wait()
+            _warm_up(client)
             state = {"pid": os.getpid(), "prefect_api": server.api, "ui": server.api.removesuffix("/api"),
-                     "dask_address": cluster.scheduler_address, "workers": len(cluster.workers),
+                     "dask_address": cluster.scheduler_address, "workers": len(cluster.workers), "code": code_version(),
                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             temporary = _state_path().with_suffix(".tmp")
             temporary.write_text(json.dumps(state))
@@ -137,6 +156,37 @@ def serve(workers: int | None, port: int) -> None:
         with contextlib.suppress(OSError):
             _state_path().unlink()
         server.stop()
+
+
+def _warm_up(client) -> None:
+    """Before the runtime counts as up, each worker drives a flow mapping a task over the cluster
+    (the Prefect UI lists them as curate-up-warm-up), so that the first command finds Prefect's
+    engines imported, their API clients connected and the server's endpoints warm. Measured: a
+    one-document ingest took 3.7 s of driver time as a fresh worker's first flow, 0.3 s later."""
+    workers = list(client.scheduler_info()["workers"])
+    client.gather([client.submit(_warm_up_flow, client.scheduler.address, len(workers), workers=[worker], pure=False)
+                   for worker in workers])
+
+
+def _warm_up_flow(dask_address: str, items: int) -> None:
+    from distributed import secede
+    from prefect import flow, task
+
+    from flows.runtime import task_runner
+    from flows.stage import without_heartbeats
+
+    @task
+    def warm_up_task(item: int) -> int:
+        return item
+
+    # A parameter, too: Prefect imports FastAPI to encode the first one.
+    @flow(name="curate-up-warm-up", task_runner=task_runner(dask_address))
+    def warm_up_flow(items: int) -> None:
+        warm_up_task.map(range(items)).result()
+
+    secede()  # the tasks need this worker's thread
+    with without_heartbeats():
+        warm_up_flow(items)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from curation.corpus import Corpus
 from curation.pipeline import Results, run_steps
 from curation.registry import stage_named
 from curation.stage import prepared
-from flows.stage import subflow
+from flows.stage import subflow, without_heartbeats
 
 
 @flow(name="pipeline", log_prints=True, validate_parameters=False)
@@ -35,5 +35,5 @@ def publish_artifacts(corpus_url: str, report: str) -> None:
 
 def run_pipeline(config: PipelineConfig, dask_address: str) -> Results:
     corpus = prepared(stage_named("ingest"), config.corpus, config.ingest)
-    with corpus.writer_lock("run"):
+    with corpus.writer_lock("run"), without_heartbeats():
         return pipeline_flow(config, dask_address)

@@ -2,7 +2,8 @@
 
 A command uses, in this order:
 1. the local runtime of `curate up` (flows.local_runtime): its Prefect server, with the UI, and its
-   Dask cluster, both already running, so the command starts in about a second;
+   Dask cluster, both already running; the stage's driver runs there too (flows.remote), so the
+   command imports no Prefect and finishes a small job in about two seconds;
 2. otherwise a Dask cluster of its own (``--dask-address``: the user's), reporting to the
    Prefect server ``PREFECT_API_URL`` names when one is configured;
 3. with no server configured, its tasks go straight to Dask. A temporary Prefect server per
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.corpus import StageRecord
+from curation.errors import UserError
 from curation.stage import MapStep, StageConfig, StagePlan, Step
 
 
@@ -51,9 +53,14 @@ def configured_api() -> str | None:
 class Runtime:
     dask_address: str
     prefect_api: str | None  # where flows report; None: tasks go straight to Dask
-    client: object = None  # the distributed.Client of a runtime without Prefect
+    client: object = None  # this command's distributed.Client, unless its flows run here
+    remote: bool = False  # the drivers run on the cluster (the local runtime's)
 
     def run_stage(self, corpus_url: str, config: StageConfig) -> StageRecord:
+        if self.remote:
+            from flows.remote import on_runtime, stage_flow
+
+            return on_runtime(self.client, stage_flow, corpus_url, config, self.dask_address)
         if self.prefect_api:
             from flows.stage import run_flow
 
@@ -63,6 +70,10 @@ class Runtime:
         return run(corpus_url, config, on_cluster(self.client))
 
     def run_pipeline(self, config):
+        if self.remote:
+            from flows.remote import on_runtime, pipeline_flow
+
+            return on_runtime(self.client, pipeline_flow, config, self.dask_address)
         if self.prefect_api:
             from flows.pipeline import run_pipeline
 
@@ -100,13 +111,18 @@ def _run_item(item, step: Step, stage_plan: StagePlan):
 def runtime(workers: int | None = None, dask_address: str | None = None,
             say=lambda line: print(line, file=sys.stderr)) -> Iterator[Runtime]:
     """The runtime of one command; ``say`` gets one line when the local runtime is used."""
-    from flows.local_runtime import running
+    from distributed import Client
+
+    from flows.local_runtime import code_version, running
 
     up = None if dask_address else running()
     if up is not None:
+        if up.get("code") != code_version():
+            raise UserError("the local runtime runs the code installed before curation changed; "
+                            "`curate up` restarts it")
         say(f"using the local runtime (curate up): {up['workers']} workers, Prefect UI at {up['ui']}")
-        with _prefect_at(up["prefect_api"]):
-            yield Runtime(up["dask_address"], up["prefect_api"])
+        with Client(up["dask_address"]) as client:
+            yield Runtime(up["dask_address"], up["prefect_api"], client, remote=True)
         return
     api = configured_api()
     with dask_cluster(workers, dask_address, prefect=api is not None) as address:
@@ -114,8 +130,6 @@ def runtime(workers: int | None = None, dask_address: str | None = None,
             with _prefect_at(api):
                 yield Runtime(address, api)
         else:
-            from distributed import Client
-
             with Client(address) as client:
                 yield Runtime(address, None, client)
 

@@ -3,11 +3,15 @@ is named after the stage, and each mapped step is a task per item, named after t
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 
+import prefect.settings
 from prefect import Flow, flow, task, unmapped
 from prefect.cache_policies import NONE
 from prefect.futures import as_completed
+from prefect.settings import temporary_settings
 
 from curation.corpus import Corpus, StageRecord
 from curation.registry import stage_of
@@ -44,5 +48,18 @@ def run_flow(corpus_url: str, config: StageConfig, dask_address: str) -> StageRe
     """Run one stage's flow under the corpus lock, after the checks that need no runtime."""
     stage = stage_of(config)
     corpus = prepared(stage, corpus_url, config)
-    with corpus.writer_lock(stage.instance_name(config)):
+    with corpus.writer_lock(stage.instance_name(config)), without_heartbeats():
         return subflow(config, dask_address)(corpus_url, config)
+
+
+@contextlib.contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Flow runs here send no heartbeats unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them.
+    Prefect sends one every 180 s by default, for automations that detect crashed runs (none
+    unless the user makes one), and ends every flow by joining the heartbeat thread, which sleeps
+    in one-second steps: up to a second per flow, most of a small stage's time."""
+    if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
+        yield
+        return
+    with temporary_settings(updates={prefect.settings.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

@@ -1,5 +1,3 @@
-import sys
+from curation.cli import entry
 
-from curation.cli import main
-
-sys.exit(main())
+entry()

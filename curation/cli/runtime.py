@@ -16,9 +16,10 @@ def up(workers, port) -> None:
     """Start the local runtime in the background; later commands start in about a second."""
     from flows.local_runtime import running, start
 
-    already = running()
+    before = running()
     state = start(workers, port)
-    click.echo(f"local runtime {'already ' if already else ''}up: Prefect UI at {state['ui']}, Dask at "
+    already = "already " if before is not None and before["pid"] == state["pid"] else ""
+    click.echo(f"local runtime {already}up: Prefect UI at {state['ui']}, Dask at "
                f"{state['dask_address']} ({state['workers']} workers); `curate down` stops it")
 
 
