@@ -13,7 +13,7 @@ from curation.cli.common import cli
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=4200, show_default=True,
               help="The Prefect server's port (another free one when it is taken).")
 def up(workers, port) -> None:
-    """Start the local runtime in the background; later commands start in about a second."""
+    """Start the local runtime in the background; later commands finish a small job in under two seconds."""
     from flows.local_runtime import running, start
 
     before = running()
