@@ -145,7 +145,8 @@ def _rerun_resumes(env: dict, tmp_path, first: Path, inode: int) -> None:
 INTERRUPTED = r"interrupted: heuristics, \d+ of 40 parts done; rerun to resume"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+# SIGTERM here, SIGINT on the local runtime (the next test): both paths handle both alike.
+@pytest.mark.parametrize("signum", [signal.SIGTERM])
 def test_a_signal_stops_a_stage_with_one_line_and_leaves_no_process(tmp_path, signum):
     env = _user_env(_cold_env(tmp_path))
     process, first = _scoring(env, tmp_path)
