@@ -7,7 +7,9 @@ driver, or as one task per item of ``over(plan)`` (the docs parts, or any partit
 makes). The last step returns a ``StageResult``; the executor records it.
 
     STAGE = Stage(name="exact_dedup", config=ExactDedupConfig, reasons=("duplicate",),
-                  steps=(Step(hash_part, over=each_part), Step(resolve_duplicates)))
+                  steps=(Step(hash_part, over=each_part), Step(shuffle_part, over=each_part),
+                         Step(find_repeats, over=partitions), Step(mark_part, over=each_part),
+                         Step(publish_marks)))
 
     run(corpus_url, ExactDedupConfig(scope="source"))     # in this process (notebooks, tests)
     run(corpus_url, config, flows.runtime.on_cluster(client))   # its tasks on a Dask cluster

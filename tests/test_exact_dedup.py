@@ -79,3 +79,66 @@ def test_flow_on_dask_matches_plain_python(planted, tmp_path, dask_address):
     Corpus.open(planted).remove_table("attrs")
     run_flow(planted, ExactDedupConfig(), dask_address)
     assert removed(planted) == plain and len(plain) == 20
+
+
+def _reference(corpus_dir: str, normalize: str, scope: str) -> list[dict]:
+    """The single-node answer, in plain Python: a text seen before in corpus order (within its
+    source for scope=source) is a duplicate of its first occurrence."""
+    from curation.exact_dedup import text_hashes
+
+    corpus, first, rows = Corpus.open(corpus_dir), {}, []
+    for part in corpus.parts("docs"):
+        docs = corpus.read_part("docs", part, ["id", "text", "source"])
+        hashes = text_hashes(docs["text"].combine_chunks(), normalize).to_pylist()
+        for id_, hash_, source in zip(docs["id"].to_pylist(), hashes, docs["source"].to_pylist(), strict=True):
+            key = (hash_, source) if scope == "source" else hash_
+            duplicate_of = first.setdefault(key, id_)
+            duplicate_of = None if duplicate_of == id_ else duplicate_of
+            rows.append({"id": id_, "hash": hash_, "duplicate_of": duplicate_of, "keep": duplicate_of is None,
+                         "reason": None if duplicate_of is None else "duplicate"})
+    return rows
+
+
+def _attrs_bytes(corpus_dir: str) -> dict[str, bytes]:
+    corpus = Corpus.open(corpus_dir)
+    return {part: open(corpus.part_path("attrs/exact_dedup", part), "rb").read() for part in corpus.parts("docs")}
+
+
+@pytest.mark.parametrize("scope", ["global", "source"])
+def test_any_number_of_partitions_gives_the_single_node_answer_byte_for_byte(planted, scope):
+    """150 documents in 6 parts, copies across parts and sources: one partition, 22 and 150 give
+    the same attrs files, and their rows are the plain single-node answer."""
+    outputs = []
+    for partition_rows in (1_000_000, 7, 1):
+        Corpus.open(planted).forget_stages(["exact_dedup"])
+        record = run(planted, ExactDedupConfig(scope=scope, partition_rows=partition_rows))
+        assert record.details["partitions"] == -(-150 // partition_rows)
+        outputs.append(_attrs_bytes(planted))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert Corpus.open(planted).sql("SELECT * FROM exact_dedup").to_pylist() == _reference(planted, "whitespace", scope)
+    # Half the copies are in the other file, so another source.
+    assert len([row for row in _reference(planted, "whitespace", scope) if not row["keep"]]) == (20 if scope == "global" else 10)
+
+
+def test_a_partition_task_reads_about_partition_rows_hashes(tmp_path):
+    """2,000 documents with partition_rows=200: 10 partitions, none over twice its share."""
+    import pyarrow.parquet as pq
+
+    from curation.stage import in_this_process
+
+    texts = stdlib_texts(100)
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": texts[i % 100][1] + f" {i % 1500}"} for i in range(2_000)])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=250))
+    read = {}
+
+    def recording(step, plan, items):
+        if step.name == "find-repeats":
+            for partition in items:
+                read[partition] = sum(pq.read_metadata(path).num_rows
+                                      for path in (tmp_path / "c").glob(f".staging/*/shuffled/{partition}/*.parquet"))
+        yield from in_this_process(step, plan, items)
+
+    record = run(str(tmp_path / "c"), ExactDedupConfig(partition_rows=200), recording)
+    assert sorted(read) == list(range(10)) and sum(read.values()) == 2_000
+    assert max(read.values()) <= 400
+    assert record.rows_in - record.rows_out == 500  # i and i + 1500 share a text for i < 500
