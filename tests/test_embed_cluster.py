@@ -29,7 +29,7 @@ from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.select.balanced import select_balanced
 from curation.select.selection import SelectionConfig
-from curation.semdedup import SemdedupConfig, max_earlier_similarity
+from curation.semdedup import SemdedupConfig, keep_order, max_earlier_similarity
 from curation.stage import run
 
 
@@ -206,6 +206,49 @@ def planted_semantic(tmp_path_factory):
     write_jsonl(root / "docs.jsonl", [{"id": f"p{i}", "text": t} for i, t in enumerate(docs)])
     run(str(root / "c"), IngestConfig(inputs=[InputSpec(str(root / "docs.jsonl"))], shard_size=250))
     return str(root / "c"), docs, twins
+
+
+def _semdedup_reference(corpus: Corpus, config: SemdedupConfig) -> list[dict]:
+    """The single-node SemDeDup: every vector in memory, compared inside each level-1 cluster."""
+    parts = corpus.parts("docs")
+    ids = np.concatenate([read_vectors(corpus, part, np.float16)[0].to_numpy() for part in parts])
+    vectors = np.concatenate([read_vectors(corpus, part, np.float16)[1] for part in parts])
+    labels = corpus.sql("SELECT level_1 FROM clusters")["level_1"].to_numpy().astype(np.int64)
+    similarity, duplicate_of = np.full(len(ids), np.nan, np.float32), np.full(len(ids), -1)
+    order = np.argsort(labels, kind="stable")
+    for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
+        cluster = vectors[members].astype(np.float32)
+        centroid = cluster.mean(axis=0)
+        centroid /= max(np.linalg.norm(centroid), 1e-12)
+        ranked = members[keep_order(1 - cluster @ centroid, config.keep, np.random.default_rng())]
+        best, which = max_earlier_similarity(vectors[ranked].astype(np.float32))
+        similarity[ranked[1:]], duplicate_of[ranked[1:]] = best[1:], ranked[which[1:]]
+    keep = ~(similarity > 1 - config.eps[0])
+    return [{"id": ids[i], "cluster": int(labels[i]), "max_similarity": None if np.isnan(similarity[i]) else float(similarity[i]),
+             "keep": bool(keep[i]), "duplicate_of": None if keep[i] else ids[duplicate_of[i]],
+             "reason": None if keep[i] else f"eps_{config.eps[0]}"} for i in range(len(ids))]
+
+
+@pytest.mark.parametrize("keep", ["hard", "easy"])
+def test_semdedup_in_any_number_of_buckets_gives_the_single_node_answer(planted_semantic, keep):
+    """1,000 documents in 4 parts, 40 level-1 clusters: one bucket and 10 give the same attrs
+    files, and their rows are those of SemDeDup over every vector in one process."""
+    corpus_dir, _, _ = planted_semantic
+    run(corpus_dir, EmbedConfig())
+    run(corpus_dir, ClustersConfig(k=(40, 8)))
+    corpus, outputs = Corpus.open(corpus_dir), []
+    for partition_rows in (1_000_000, 100):
+        corpus.forget_stages(["semdedup"])
+        record = run(corpus_dir, SemdedupConfig(eps=(0.05, 0.2), keep=keep, partition_rows=partition_rows))
+        assert record.details["buckets"] == -(-1_000 // partition_rows) and record.details["clusters_from"] == "cluster stage level 1"
+        outputs.append({part: open(corpus.part_path("attrs/semdedup", part), "rb").read() for part in corpus.parts("docs")})
+    assert outputs[0] == outputs[1]
+    rows = corpus.sql("SELECT * FROM semdedup").to_pylist()
+    reference = _semdedup_reference(corpus, SemdedupConfig(eps=(0.05,), keep=keep))
+    assert [{k: v for k, v in row.items() if k != "max_similarity"} for row in rows] == \
+           [{k: v for k, v in row.items() if k != "max_similarity"} for row in reference]
+    assert [row["max_similarity"] for row in rows] == pytest.approx([row["max_similarity"] for row in reference], abs=1e-6)
+    assert 100 < sum(not row["keep"] for row in rows) < 400
 
 
 def test_semdedup_removes_planted_near_duplicates_and_keeps_unrelated_documents(planted_semantic):
