@@ -14,16 +14,18 @@ The clusters are the clusters stage's level 1 when it is current; otherwise a fl
 k-means with ``clusters`` clusters, fitted on a sample of at most SAMPLE_CAP vectors.
 
 Partitioned, so that no process loads the corpus's vectors: each docs part's vectors (float16)
-are shuffled through the staging area into buckets of whole clusters; one task per bucket
-compares inside its clusters and writes the outcome by docs part; one task per part writes its
-attrs. The buckets are the corpus's documents over ``partition_rows``. keep=random draws each
-cluster's order from its own generator (the seed and the cluster), so no bucket depends on
-another.
+are shuffled through the staging area into buckets of whole clusters; one task per slice of a
+bucket compares inside its clusters and writes the outcome by docs part; one task per part
+writes its attrs. The buckets are the corpus's documents over ``partition_rows``; a bucket is
+cut into slices of its similarity blocks by cost, so one large cluster is spread over several
+tasks. keep=random draws each cluster's order from its own generator (the seed and the
+cluster), so no slice depends on another.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from typing import Literal
 
 import numpy as np
@@ -34,6 +36,7 @@ from pydantic import Field, field_validator
 
 from curation.clusters.kmeans import assign, kmeans
 from curation.corpus import write_bytes_atomic, write_parquet_atomic
+from curation.duck import connect, quote_list, sql_file
 from curation.embed.stage import read_vectors
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
@@ -53,8 +56,9 @@ class SemdedupConfig(StageConfig):
     seed: int = Field(0, description="Seed of the k-means and of keep=random.")
     # The answer does not depend on it, so it is not part of the config's fingerprint.
     partition_rows: int = Field(
-        1_000_000, ge=1, exclude=True,
-        description="Documents per bucket of whole clusters (about; it bounds a task's memory).")
+        250_000, ge=1, exclude=True,
+        description="Documents per bucket of whole clusters (about; it bounds a task's memory: "
+                    "192 MB of float16 384-d vectors at the default).")
 
     @field_validator("eps")
     @classmethod
@@ -64,16 +68,23 @@ class SemdedupConfig(StageConfig):
         return eps
 
 
-def max_earlier_similarity(vectors: np.ndarray, cells: int = BLOCK_CELLS) -> tuple[np.ndarray, np.ndarray]:
+def similarity_blocks(n: int, cells: int = BLOCK_CELLS) -> list[tuple[int, int]]:
+    """The row blocks of a cluster of ``n``, each a block of the similarity matrix of about
+    ``cells`` values, whatever the size of the cluster (row 0 has no earlier row)."""
+    block = max(1, cells // max(n, 1))
+    return [(start, min(start + block, n)) for start in range(1, n, block)]
+
+
+def max_earlier_similarity(vectors: np.ndarray, cells: int = BLOCK_CELLS,
+                           blocks: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each row j, the largest cosine similarity to a row i < j and that i (-1 for row 0).
-    ``vectors`` are L2-normalised rows in keep order. Rows go in blocks sized so that a block of
-    the similarity matrix holds about ``cells`` values, whatever the size of the cluster."""
+    ``vectors`` are L2-normalised rows in keep order. Only the rows of ``blocks`` (default all
+    of ``similarity_blocks``) are computed; a block's rows get the same values whichever other
+    blocks are computed beside it."""
     n = len(vectors)
     best = np.full(n, -np.inf, dtype=np.float32)
     which = np.full(n, -1, dtype=np.int64)
-    block = max(1, cells // max(n, 1))
-    for start in range(1, n, block):
-        stop = min(start + block, n)
+    for start, stop in similarity_blocks(n, cells) if blocks is None else blocks:
         similarity = vectors[start:stop] @ vectors[:stop].T
         # Only earlier rows count: in the square of the block itself, the diagonal and above go.
         square = similarity[:, start:stop]
@@ -93,6 +104,20 @@ def keep_order(distance: np.ndarray, policy: str, rng: np.random.Generator) -> n
 
 def buckets(plan: StagePlan) -> list[int]:
     return list(range(max(1, -(-sum(plan.part_rows) // plan.config.partition_rows))))
+
+
+def slices(plan: StagePlan) -> list[tuple[int, int, int]]:
+    """The compare tasks: (bucket, slice, slices of that bucket). Level-1 clusters are very
+    unequal (the largest can hold a sixth of the corpus, and its cost grows with the square of
+    its size), so a bucket is cut into slices of its similarity blocks of about equal cost,
+    about a fraction 1 / (2 * buckets) of the whole each."""
+    count = len(buckets(plan))
+    files = [plan.corpus.to_uri(f"{plan.staging}/buckets/{b}/{part}.parquet") for b in range(count) for part in plan.parts]
+    with connect(plan.corpus.fs) as connection:
+        costs = dict(connection.sql(sql_file("semdedup_costs.sql", buckets=str(count), files=quote_list(files))).fetchall())
+    total = sum(costs.values()) or 1.0
+    cuts = {bucket: max(1, math.ceil(2 * count * costs.get(bucket, 0.0) / total)) for bucket in range(count)}
+    return [(bucket, s, cuts[bucket]) for bucket in range(count) for s in range(cuts[bucket])]
 
 
 def fit_clusters(plan: StagePlan) -> None:
@@ -136,10 +161,12 @@ def _labels(plan: StagePlan, part: str, vectors: np.ndarray) -> np.ndarray:
                            for s in range(0, len(vectors), 65536)]) if len(vectors) else np.zeros(0, np.int64)
 
 
-def compare_bucket(plan: StagePlan, bucket: int) -> None:
-    """One bucket's task: inside each of its clusters, each document's largest similarity to an
-    earlier one in keep order and that one's id, written by docs part."""
+def compare_slice(plan: StagePlan, item: tuple[int, int, int]) -> None:
+    """One slice of a bucket: inside each of the bucket's clusters, for the documents of this
+    slice's similarity blocks, the largest similarity to an earlier one in keep order and that
+    one's id, written by docs part. Every slice orders the whole bucket the same way."""
     corpus, config = plan.corpus, plan.config
+    bucket, piece, cuts = item
     tables = []
     for part in plan.parts:
         with corpus.fs.open(f"{plan.staging}/buckets/{bucket}/{part}.parquet", "rb") as handle:
@@ -154,24 +181,32 @@ def compare_bucket(plan: StagePlan, bucket: int) -> None:
                             offset=packed.offset * packed.type.byte_width).reshape(len(rows), width)
     similarity = np.full(len(rows), np.nan, dtype=np.float32)  # NaN: first of its cluster in keep order
     duplicate_of = np.full(len(rows), -1, dtype=np.int64)
+    done = np.zeros(len(rows), dtype=bool)
     order = np.argsort(labels, kind="stable")  # in a cluster, corpus order
-    for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
-        if len(members) < 2:
+    clusters = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    for members, (first, owned) in zip(clusters, slice_owners([len(m) for m in clusters], cuts), strict=True):
+        ours = [block for block, owner in owned if owner == piece]
+        if len(members) == 1:
+            done[members] = first == piece
+        if not ours:
             continue
         cluster_vectors = vectors[members].astype(np.float32)
         centroid = cluster_vectors.mean(axis=0)  # the k-means centroid, once assignments settle
         centroid /= max(np.linalg.norm(centroid), 1e-12)
         rng = np.random.default_rng([config.seed, int(labels[members[0]])])
-        order_in_cluster = keep_order(1 - cluster_vectors @ centroid, config.keep, rng)
-        ranked = members[order_in_cluster]
-        best, which = max_earlier_similarity(cluster_vectors[order_in_cluster])
-        similarity[ranked[1:]] = best[1:]
-        duplicate_of[ranked[1:]] = ranked[which[1:]]
+        ranked = members[keep_order(1 - cluster_vectors @ centroid, config.keep, rng)]
+        best, which = max_earlier_similarity(vectors[ranked].astype(np.float32), blocks=ours)
+        done[ranked[0]] = first == piece
+        for start, stop in ours:
+            done[ranked[start:stop]] = True
+            similarity[ranked[start:stop]] = best[start:stop]
+            duplicate_of[ranked[start:stop]] = ranked[which[start:stop]]
+    docs, labels, similarity, duplicate_of = (a[done] for a in (docs, labels, similarity, duplicate_of))
     starts = np.array(list(plan.part_offsets().values()), dtype=np.int64)
     index = np.searchsorted(starts, docs, side="right") - 1
     for i in np.unique(index):
-        mine = index == i
-        write_parquet_atomic(corpus.fs, f"{plan.staging}/compared/{plan.parts[i]}/{bucket}.parquet", pa.table({
+        mine = index == i  # this part's rows of the slice
+        write_parquet_atomic(corpus.fs, f"{plan.staging}/compared/{plan.parts[i]}/{bucket}-{piece}.parquet", pa.table({
             "row": pa.array(docs[mine] - starts[i], pa.int64()),
             "cluster": pa.array(labels[mine].astype(np.int32)),
             "max_similarity": pa.array(similarity[mine]),
@@ -190,6 +225,8 @@ def mark_part(plan: StagePlan, part: str) -> None:
     compared = pa.concat_tables(tables)
     compared = compared.take(pc.sort_indices(compared["row"]))
     ids = corpus.read_part("embeddings", part, ["id"])["id"]
+    if len(compared) != len(ids) or not pc.all(pc.equal(compared["row"], pa.array(np.arange(len(ids))))).as_py():
+        raise RuntimeError(f"semdedup: the compare slices gave {len(compared)} rows for part {part} of {len(ids)}")
     similarity = compared["max_similarity"].to_numpy()
     keep = ~(similarity > 1 - eps)
     kept = pa.array(keep)
@@ -218,7 +255,26 @@ def publish_marks(plan: StagePlan) -> StageResult:
     source = "cluster stage level 1" if corpus.is_current("clusters") else f"spherical k-means, k={_fitted_k(plan)}"
     return StageResult(total, kept_by_eps[config.eps[0]], {
         "clusters_from": source, "kept_fraction_by_eps": {str(eps): kept / total for eps, kept in kept_by_eps.items()},
-        "buckets": len(buckets(plan))})
+        "buckets": len(buckets(plan)), "slices": len(slices(plan))})
+
+
+def slice_owners(sizes: list[int], cuts: int, cells: int = BLOCK_CELLS) -> list[tuple[int, list[tuple[tuple[int, int], int]]]]:
+    """For clusters of these sizes, in order, cut into ``cuts`` slices of about equal cost: the
+    slice each cluster's first document goes with, and each of its blocks with its slice."""
+    total = sum(_cost(block) for n in sizes for block in similarity_blocks(n, cells)) or 1
+    spent, owners = 0, []
+    for n in sizes:
+        owned = []
+        for block in similarity_blocks(n, cells):
+            owned.append((block, min(cuts - 1, spent * cuts // total)))
+            spent += _cost(block)
+        owners.append((min(cuts - 1, spent * cuts // total) if not owned else owned[0][1], owned))
+    return owners
+
+
+def _cost(block: tuple[int, int]) -> int:
+    """Similarities a block computes: its rows against every row up to its end."""
+    return (block[1] - block[0]) * block[1]
 
 
 def _fitted_k(plan: StagePlan) -> int:
@@ -238,6 +294,6 @@ STAGE = Stage(
     reads=("ingest", "embed"),
     reads_if_present=("clusters",),
     reasons=("eps_<eps>",),
-    steps=(Step(fit_clusters), Step(bucket_part, over=each_part), Step(compare_bucket, over=buckets, unit="buckets"),
+    steps=(Step(fit_clusters), Step(bucket_part, over=each_part), Step(compare_slice, over=slices, unit="slices"),
            Step(mark_part, over=each_part), Step(publish_marks)),
 )

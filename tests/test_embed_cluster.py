@@ -29,7 +29,7 @@ from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.select.balanced import select_balanced
 from curation.select.selection import SelectionConfig
-from curation.semdedup import SemdedupConfig, keep_order, max_earlier_similarity
+from curation.semdedup import SemdedupConfig, keep_order, max_earlier_similarity, similarity_blocks, slice_owners
 from curation.stage import run
 
 
@@ -231,8 +231,9 @@ def _semdedup_reference(corpus: Corpus, config: SemdedupConfig) -> list[dict]:
 
 @pytest.mark.parametrize("keep", ["hard", "easy"])
 def test_semdedup_in_any_number_of_buckets_gives_the_single_node_answer(planted_semantic, keep):
-    """1,000 documents in 4 parts, 40 level-1 clusters: one bucket and 10 give the same attrs
-    files, and their rows are those of SemDeDup over every vector in one process."""
+    """1,000 documents in 4 parts, 40 level-1 clusters: one bucket and 10 (each cut into slices
+    by cost) give the same attrs files, and their rows are those of SemDeDup over every vector in
+    one process."""
     corpus_dir, _, _ = planted_semantic
     run(corpus_dir, EmbedConfig())
     run(corpus_dir, ClustersConfig(k=(40, 8)))
@@ -241,6 +242,7 @@ def test_semdedup_in_any_number_of_buckets_gives_the_single_node_answer(planted_
         corpus.forget_stages(["semdedup"])
         record = run(corpus_dir, SemdedupConfig(eps=(0.05, 0.2), keep=keep, partition_rows=partition_rows))
         assert record.details["buckets"] == -(-1_000 // partition_rows) and record.details["clusters_from"] == "cluster stage level 1"
+        assert record.details["slices"] > record.details["buckets"]
         outputs.append({part: open(corpus.part_path("attrs/semdedup", part), "rb").read() for part in corpus.parts("docs")})
     assert outputs[0] == outputs[1]
     rows = corpus.sql("SELECT * FROM semdedup").to_pylist()
@@ -279,6 +281,32 @@ def test_max_earlier_similarity_equals_the_dense_rule():
     dense = np.triu(x @ x.T, k=1)  # i < j
     dense[np.tril_indices(300)] = -np.inf
     assert np.allclose(best[1:], dense.max(axis=0)[1:], atol=1e-5) and (which[1:] == dense.argmax(axis=0)[1:]).all()
+
+
+def test_slices_of_the_similarity_blocks_cover_each_row_once_and_give_the_whole_answer():
+    """A bucket's clusters cut into slices of about equal cost: every block and every first
+    document in exactly one slice, and the slices' rows merged equal one pass over each cluster."""
+    rng = np.random.default_rng(5)
+    sizes = [1, 700, 3, 1, 90, 2]
+    clusters = [rng.standard_normal((n, 8)).astype(np.float32) for n in sizes]
+    clusters = [x / np.linalg.norm(x, axis=1, keepdims=True) for x in clusters]
+    cuts = 5
+    cells = 4_000  # blocks of a few rows, so the 700-document cluster is cut
+    owners = slice_owners(sizes, cuts, cells)
+    costs = [0] * cuts
+    for x, (first, owned) in zip(clusters, owners, strict=True):
+        assert [block for block, _ in owned] == similarity_blocks(len(x), cells)
+        assert not owned or first == owned[0][1]
+        whole = max_earlier_similarity(x, cells)
+        merged_best, merged_which = np.full(len(x), -np.inf, np.float32), np.full(len(x), -1)
+        for piece in range(cuts):
+            ours = [block for block, owner in owned if owner == piece]
+            best, which = max_earlier_similarity(x, cells, blocks=ours)
+            for start, stop in ours:
+                merged_best[start:stop], merged_which[start:stop] = best[start:stop], which[start:stop]
+                costs[piece] += (stop - start) * stop
+        assert np.array_equal(merged_best, whole[0]) and np.array_equal(merged_which, whole[1])
+    assert max(costs) < 2 * sum(costs) / cuts  # 700 documents cut across slices, not in one
 
 
 def test_same_seed_same_clusters_and_selection(planted_semantic):
