@@ -194,8 +194,9 @@ def compare_slice(plan: StagePlan, item: tuple[int, int, int]) -> None:
         centroid = cluster_vectors.mean(axis=0)  # the k-means centroid, once assignments settle
         centroid /= max(np.linalg.norm(centroid), 1e-12)
         rng = np.random.default_rng([config.seed, int(labels[members[0]])])
-        ranked = members[keep_order(1 - cluster_vectors @ centroid, config.keep, rng)]
-        best, which = max_earlier_similarity(vectors[ranked].astype(np.float32), blocks=ours)
+        order_in_cluster = keep_order(1 - cluster_vectors @ centroid, config.keep, rng)
+        ranked = members[order_in_cluster]
+        best, which = max_earlier_similarity(cluster_vectors[order_in_cluster], blocks=ours)
         done[ranked[0]] = first == piece
         for start, stop in ours:
             done[ranked[start:stop]] = True
