@@ -17,10 +17,11 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import fsspec
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -320,6 +321,16 @@ def parquet_writer_atomic(fs, path: str, schema: pa.Schema) -> Iterator[pq.Parqu
 def write_parquet_atomic(fs, path: str, data: pa.Table) -> None:
     with parquet_writer_atomic(fs, path, data.schema) as writer:
         writer.write_table(data)
+
+
+def write_partitions(fs, table: pa.Table, column: str, count: int, path: Callable[[int], str]) -> None:
+    """One file per value 0..count-1 of ``column`` (``table`` is sorted by it), without that
+    column; a value without rows gets an empty file, so a task reading a partition finds a file
+    from every writer."""
+    bounds = np.searchsorted(table[column].to_numpy(), np.arange(count + 1))
+    rows = table.drop_columns(column)
+    for value in range(count):
+        write_parquet_atomic(fs, path(value), rows.slice(bounds[value], bounds[value + 1] - bounds[value]))
 
 
 def write_bytes_atomic(fs, path: str, data: bytes) -> None:

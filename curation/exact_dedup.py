@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field
 
-from curation.corpus import write_parquet_atomic
+from curation.corpus import write_parquet_atomic, write_partitions
 from curation.duck import connect, quote_list, sql_file
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
@@ -90,10 +90,7 @@ def shuffle_part(plan: StagePlan, part: str) -> None:
                      partitions=str(count))
     with connect(corpus.fs) as connection:
         rows = connection.sql(query).fetch_arrow_table()
-    bounds = np.searchsorted(rows["partition"].to_numpy(), np.arange(count + 1))
-    for partition in range(count):
-        write_parquet_atomic(corpus.fs, f"{plan.staging}/shuffled/{partition}/{part}.parquet",
-                             rows.slice(bounds[partition], bounds[partition + 1] - bounds[partition]).drop_columns("partition"))
+    write_partitions(corpus.fs, rows, "partition", count, lambda partition: f"{plan.staging}/shuffled/{partition}/{part}.parquet")
 
 
 def find_repeats(plan: StagePlan, partition: int) -> None:

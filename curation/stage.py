@@ -63,6 +63,9 @@ class Step:
     # where (a table of parts for a step over each_part, a folder otherwise). A rerun after new
     # documents were appended links them back instead of redoing them (see ``restore``).
     kept: dict[str, str] = field(default_factory=dict)
+    # A mapped step that repeats (rounds of an iterative algorithm): after each pass, ``over``
+    # is asked again until ``until(plan)`` is true; ``over`` gives the next round's items.
+    until: Callable[[StagePlan], bool] | None = None
 
     @property
     def name(self) -> str:
@@ -243,6 +246,8 @@ def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
         else:
             _mapped(step, stage_plan, [item for item in step.over(stage_plan) if item not in restored], map_step,
                     len(restored))
+            while step.until is not None and not step.until(stage_plan):
+                _mapped(step, stage_plan, step.over(stage_plan), map_step, 0)
     work().start()
     if not isinstance(result, StageResult):
         raise TypeError(f"stage {stage_plan.name}: its last step must return a StageResult, not {type(result).__name__}")

@@ -16,11 +16,11 @@ from curation import Corpus
 from curation.errors import UserError
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
-from curation.minhash import stage as minhash_stage
-from curation.minhash.clusters import connected_components
+from curation.minhash.clusters import representatives
+from curation.minhash.components import large_star, small_star
 from curation.minhash.shingles import shingle_hashes
-from curation.minhash.signatures import MinHashParams, bands_rows_for, candidate_probability, minhash_signatures
-from curation.minhash.stage import MinhashConfig, components
+from curation.minhash.signatures import MinHashParams, band_keys, bands_rows_for, candidate_probability, minhash_signatures
+from curation.minhash.stage import MinhashConfig
 from curation.stage import run
 
 
@@ -152,24 +152,50 @@ def test_band_choice_for_a_threshold():
         MinhashConfig(num_perm=64, bands=4)
 
 
-def test_union_find_components_agree_with_a_breadth_first_search():
+def bfs_labels(nodes: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Each node's component, labelled by its smallest node, by breadth-first search."""
+    neighbours = [[] for _ in range(nodes)]
+    for a, b in zip(u.tolist(), v.tolist(), strict=True):
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    labels = np.full(nodes, -1)
+    for start in range(nodes):
+        if labels[start] < 0:
+            frontier, seen = [start], {start}
+            while frontier:
+                frontier = [n for q in frontier for n in neighbours[q] if n not in seen and not seen.add(n)]
+            labels[list(seen)] = min(seen)
+    return labels
+
+
+def star_labels(nodes: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, int]:
+    """large-star and small-star alternated over the whole edge set until a large-star round
+    sees the edges of the one before; each node's label, and the rounds it took."""
+    def once(node, neighbour):
+        order = np.lexsort((neighbour, node))
+        pairs = np.unique(np.stack([node[order], neighbour[order]], axis=1), axis=0)
+        return pairs[:, 0], pairs[:, 1]
+
+    node, neighbour = once(np.concatenate([u, v]), np.concatenate([v, u]))
+    previous, rounds = None, 0
+    while previous is None or not np.array_equal(previous, np.stack([node, neighbour])):
+        previous = np.stack([node, neighbour])
+        larger, smallest = once(*large_star(node, neighbour))
+        a, m = small_star(larger, smallest)
+        node, neighbour = once(np.concatenate([a, m]), np.concatenate([m, a]))
+        rounds += 2
+    labels = np.arange(nodes)
+    np.minimum.at(labels, node, neighbour)
+    return labels, rounds
+
+
+def test_star_rounds_label_every_component_by_its_smallest_node():
     rng = np.random.default_rng(3)
-    for nodes, edges in ((50, 30), (500, 400), (2000, 2500)):
-        u, v = rng.integers(0, nodes, edges), rng.integers(0, nodes, edges)
-        labels = connected_components(nodes, u, v)
-        neighbours = [[] for _ in range(nodes)]
-        for a, b in zip(u.tolist(), v.tolist(), strict=True):
-            neighbours[a].append(b)
-            neighbours[b].append(a)
-        expected = np.full(nodes, -1)
-        for start in range(nodes):
-            if expected[start] >= 0:
-                continue
-            queue, seen = [start], {start}
-            while queue:
-                queue = [n for q in queue for n in neighbours[q] if n not in seen and not seen.add(n)]
-            expected[list(seen)] = min(seen)
-        assert (labels == expected).all()
+    for nodes, u, v in random_graphs(rng):
+        u, v = u[u != v], v[u != v]  # verified pairs are never a document with itself
+        labels, rounds = star_labels(nodes, u, v)
+        assert (labels == bfs_labels(nodes, u, v)).all() and rounds < 60, rounds
+        assert len(np.unique(labels)) < nodes  # there was something to join
 
 
 def test_scope_source_only_compares_documents_of_one_source(tmp_path):
@@ -223,24 +249,58 @@ def random_graphs(rng: np.random.Generator):
         yield 3000, order[:-1], order[1:]
 
 
-def test_out_of_core_components_equal_union_find_on_random_graphs():
-    rng = np.random.default_rng(11)
-    for nodes, u, v in random_graphs(rng):
-        in_memory = components(nodes, u, v)
-        out_of_core = components(nodes, u, v, in_memory_edges=0)
-        assert (in_memory == out_of_core).all()
-        assert len(np.unique(in_memory)) < nodes  # there was something to join
+def fuzzy_reference(corpus_dir: str, config: MinhashConfig) -> dict[str, dict]:
+    """Fuzzy dedup in one process, every table in memory: candidates from a dictionary of band
+    keys (each bucket's members to its first and to the one before), verification, components
+    by breadth-first search, and representatives."""
+    corpus, params = Corpus.open(corpus_dir), config.params
+    docs = corpus.sql("SELECT id, text FROM docs")
+    ids, texts = docs["id"].to_pylist(), docs["text"].combine_chunks()
+    hashes, offsets = shingle_hashes(texts, params.ngram)
+    full = minhash_signatures(hashes, offsets, params)
+    signatures = full.astype(np.uint16)
+    sets = [set((hashes[offsets[i]:offsets[i + 1]] & np.uint64(0xFFFFFFFF)).tolist()) for i in range(len(ids))]
+    buckets = {}
+    for doc, keys in zip(np.flatnonzero(np.diff(offsets) > 0), band_keys(full[np.diff(offsets) > 0], params), strict=True):
+        for band, key in enumerate(keys.tolist()):
+            buckets.setdefault((band, key), []).append(int(doc))
+    pairs = {(m[0], d) for m in buckets.values() for d in m[1:]} | {(a, b) for m in buckets.values() for a, b in zip(m[1:], m[2:], strict=False)}
+
+    def similarity(a: int, b: int) -> float:
+        estimate = float(np.mean(signatures[a] == signatures[b]))
+        if config.verify == "estimate" or estimate < config.threshold - 0.15:
+            return estimate
+        return len(sets[a] & sets[b]) / len(sets[a] | sets[b])
+
+    edges = [(a, b) for a, b in sorted(pairs) if similarity(a, b) >= config.threshold]
+    labels = bfs_labels(len(ids), np.array([a for a, _ in edges], int), np.array([b for _, b in edges], int))
+    exact = config.verify == "exact"
+    kept_by, near = representatives(labels, np.arange(len(ids)),
+                                    lambda d, others: np.array([similarity(d, o) if not exact else
+                                                                len(sets[d] & sets[o]) / len(sets[d] | sets[o]) for o in others]),
+                                    config.threshold)
+    sizes = np.bincount(kept_by, minlength=len(ids))
+    return {ids[d]: {"id": ids[d], "cluster_id": ids[kept_by[d]], "cluster_size": int(sizes[kept_by[d]]),
+                     "keep": bool(kept_by[d] == d), "duplicate_of": None if kept_by[d] == d else ids[kept_by[d]]}
+            for d in range(len(ids))}
 
 
-def test_out_of_core_components_give_the_same_attrs(planted, monkeypatch):
+@pytest.mark.parametrize("config", [MinhashConfig(seed=3), MinhashConfig(verify="estimate", threshold=0.7)],
+                         ids=["exact", "estimate"])
+def test_partitioned_steps_give_the_single_node_answer(planted, config):
+    """One band bucket and one edge partition, or 56 buckets and 4 partitions: the same keep,
+    duplicate_of and cluster of every document, those of fuzzy dedup in one process."""
     corpus_dir, docs, _, _ = planted
-    run(corpus_dir, MinhashConfig(seed=3))
-    in_memory = outcome(corpus_dir, len(docs))[2]
-    Corpus.open(corpus_dir).forget_stages(["minhash"])
-    monkeypatch.setattr(minhash_stage, "COMPONENTS_IN_MEMORY_EDGES", 0)
-    run(corpus_dir, MinhashConfig(seed=3))
-    assert outcome(corpus_dir, len(docs))[2] == in_memory
-    assert sum(not row["keep"] for row in in_memory.values()) > 50
+    columns = ("id", "cluster_id", "cluster_size", "keep", "duplicate_of")
+    outcomes = []
+    for partition_rows in (2_000_000, 200):
+        Corpus.open(corpus_dir).forget_stages(["minhash"])
+        record = run(corpus_dir, config.model_copy(update={"partition_rows": partition_rows}))
+        assert record.details["band_buckets"] == -(-len(docs) * config.bands // partition_rows)
+        rows = Corpus.open(corpus_dir).sql(f"SELECT {', '.join(columns)} FROM minhash").to_pylist()
+        outcomes.append({row["id"]: row for row in rows})
+    assert outcomes[0] == outcomes[1] == fuzzy_reference(corpus_dir, config)
+    assert sum(not row["keep"] for row in outcomes[0].values()) > 50
 
 
 def incremental_corpora(root) -> tuple[list[dict], list[dict]]:

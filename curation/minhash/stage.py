@@ -1,15 +1,22 @@
 """The minhash stage: fuzzy deduplication with MinHash-LSH, verified candidates and
 representative clusters.
 
-    run(corpus_url, MinhashConfig(threshold=0.8))   # curation.stage.run: signature_part over
-                                                    # every part, then find_duplicates
+    run(corpus_url, MinhashConfig(threshold=0.8))
 
 Map: normalised word n-gram shingles, MinHash signatures and LSH band keys per docs part.
-Global: DuckDB groups the band tables on disk into candidate pairs; each pair is verified
-against the threshold with the full signatures (peers skip this and lose precision); connected
-components of verified pairs are split into clusters around the document the keep policy
-prefers. attrs/minhash says, for every document, its cluster, whether it is kept, and which
-document it duplicates at what similarity.
+The rest is partitioned through the staging area, so no process holds more than its share of
+the corpus's band rows, pairs or edges (``partition_rows``):
+
+    shuffle_bands .. verify   candidate pairs from shared bands, each verified against the
+                              threshold with the full signatures or the shingle sets (peers
+                              skip this and lose precision): curation.minhash.pairs
+    star_round, label_nodes   connected components of the verified pairs, in rounds:
+                              curation.minhash.components
+    ship_members .. mark_part components split into clusters around the document the keep
+                              policy prefers, and the attrs: curation.minhash.clusters
+
+attrs/minhash says, for every document, its cluster, whether it is kept, and which document it
+duplicates at what similarity.
 
 The signatures, bands and verified pairs are kept in models/minhash (curation.minhash.model).
 A run with ``against=OLD`` numbers OLD's documents first and its own after them, reuses OLD's
@@ -23,21 +30,30 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
 from curation.corpus import Corpus, write_parquet_atomic
-from curation.duck import connect, quote_list, sql_file
 from curation.errors import UserError
 from curation.fingerprint import fingerprint
 from curation.minhash import model
-from curation.minhash.clusters import connected_components, connected_components_sql, representatives
-from curation.minhash.documents import Involved, Segment, Similarity, by_part, take
+from curation.minhash.clusters import choose_representatives, mark_part, ship_members
+from curation.minhash.components import (
+    converged,
+    done_rounds,
+    known_row_groups,
+    label_nodes,
+    partitions,
+    rounds,
+    shuffle_known,
+    star_round,
+)
+from curation.minhash.model import numbering
+from curation.minhash.pairs import attach_first, band_buckets, every_slot, find_candidates, new_slots, shuffle_bands, verify
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, band_keys, bands_rows_for, minhash_signatures
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
-# Above this many verified pairs, components are found by DuckDB rather than in Python.
-COMPONENTS_IN_MEMORY_EDGES = 500_000
 BATCH = 2048
 
 
@@ -59,6 +75,11 @@ class MinhashConfig(StageConfig):
     against: str | None = Field(
         None, description="An earlier corpus whose kept MinHash tables (models/minhash) the new documents "
                           "are compared with; its documents come first.")
+    # The answer does not depend on it, so it is not part of the config's fingerprint.
+    partition_rows: int = Field(
+        2_000_000, ge=1, exclude=True,
+        description="Rows per task of the global steps (about: band rows, or documents for the components; "
+                    "it bounds a task's memory).")
 
     @model_validator(mode="before")
     @classmethod
@@ -157,128 +178,37 @@ def signature_part(plan: StagePlan, part: str) -> None:
     write_parquet_atomic(corpus.fs, bands_path, pa.concat_tables(band_batches))
 
 
-# -- global: candidates, verification, clusters ---------------------------------------------
-# Memory grows with the documents that have candidates, not with the corpus: only their
-# signatures, ids and shingles are ever loaded, and the attrs are written part by part.
-def find_duplicates(plan: StagePlan) -> StageResult:
-    config = plan.config
-    check_against(plan.corpus, config)
-    # Pairs verified before: those of the older corpus, or of this corpus's previous run when
-    # documents were only appended since. Candidates are then only the pairs with a newer document.
-    if config.against:
-        old, known_edges = model.against(config.against, config.model_dump())
-        first_new = old.end
-    else:
-        old = None
-        known_edges, first_new = model.kept_edges(plan)
-    new = Segment(plan.corpus, plan.staging, tuple(plan.parts), tuple(plan.part_rows), start=old.end if old else 0)
-    segments = [old, new] if old else [new]
-
-    u, v = _candidates(segments, config, first_new=first_new)
-    old_u, old_v = known_edges["u"].to_numpy(), known_edges["v"].to_numpy()
-    involved = Involved(segments, np.unique(np.concatenate([u, v, old_u, old_v])), config.params.num_perm)
-    u, v = involved.position(u), involved.position(v)
-    similarity_of = Similarity(involved, config.ngram, config.threshold, exact=config.verify == "exact")
-    similarity = similarity_of.pairs(u, v)
-    verified = similarity >= config.threshold
-    u, v, similarity = u[verified], v[verified], similarity[verified]
-
-    labels = components(len(involved), np.concatenate([involved.position(old_u), u]),
-                        np.concatenate([involved.position(old_v), v]))
-    if old:  # components without a new document stay as the old corpus's own run left them
-        labels = np.where(np.isin(labels, labels[involved.docs >= new.start]), labels, np.arange(len(labels)))
-    similarity_of.prepare(np.flatnonzero(np.bincount(labels, minlength=len(labels))[labels] > 1))
-    kept_by, similarity_to_kept = representatives(labels, _priority(config, involved), similarity_of, config.threshold)
-    removed = _write_attrs(plan, new, involved, kept_by, similarity_to_kept)
-
+def publish_duplicates(plan: StagePlan) -> StageResult:
+    """Publish attrs/minhash and, for a run over its own corpus, the model (signatures, bands and
+    every verified pair); count what was kept, a part at a time."""
+    corpus, config, known = plan.corpus, plan.config, numbering(plan)
+    plan.check_staged_parts("attrs")
+    kept = 0
+    for part in plan.parts:
+        with corpus.fs.open(plan.staged_part(part), "rb") as handle:
+            kept += pc.sum(pq.read_table(handle, columns=["keep"])["keep"]).as_py() or 0
+    verified = [f"{plan.staging}/verified/{slot}.parquet" for slot in known.slots.new]
+    details = {"candidate_pairs": _rows(corpus, [path for slot in known.slots.new
+                                                 for path in _files(corpus, f"{plan.staging}/first/{slot}")]),
+               "verified_pairs": _rows(corpus, verified), "band_buckets": len(band_buckets(plan)),
+               "component_rounds": done_rounds(plan)}
     plan.publish_staged_parts("attrs/minhash")
-    if not old:
-        edges = pa.table({"u": involved.docs[u], "v": involved.docs[v], "similarity": similarity})
-        model.keep_tables(plan, pa.concat_tables([known_edges.cast(model.EDGES_SCHEMA), edges.cast(model.EDGES_SCHEMA)]))
+    if not config.against:
+        model.keep_tables(plan, ([known.known_edges[1]] if known.known_edges else []) + verified)
     rows = sum(plan.part_rows)
-    return StageResult(rows, rows - removed, {"candidate_pairs": int(verified.size), "verified_pairs": int(verified.sum())})
+    return StageResult(rows, kept, details)
 
 
-def components(count: int, u: np.ndarray, v: np.ndarray, in_memory_edges: int | None = None) -> np.ndarray:
-    """Connected components of the verified pairs: union-find in this process for up to
-    ``in_memory_edges`` edges, DuckDB (out of core, past its memory limit) for more. Both label
-    a component by its smallest node."""
-    if len(u) <= (COMPONENTS_IN_MEMORY_EDGES if in_memory_edges is None else in_memory_edges):
-        return connected_components(count, u, v)
-    with connect() as connection:
-        connection.register("verified_edges", pa.table({"u": u, "v": v}))
-        labelled = connection.sql(f"SELECT node, label FROM {connected_components_sql(connection, 'verified_edges')}").fetchnumpy()
-    labels = np.arange(count, dtype=np.int64)
-    labels[labelled["node"]] = labelled["label"]
-    return labels
+def _files(corpus: Corpus, folder: str) -> list[str]:
+    return sorted(corpus.fs.ls(folder, detail=False)) if corpus.fs.isdir(folder) else []
 
 
-def _candidates(segments: list[Segment], config: MinhashConfig, first_new: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs (u < v) by document number; with an older corpus, those with a new document."""
-    corpus = segments[-1].corpus
-    scope = ", source" if config.scope == "source" else ""
-    bands = "\n    UNION ALL\n    ".join(
-        f"SELECT band, key, doc + {segment.start} AS doc, source "
-        f"FROM read_parquet({quote_list([segment.corpus.to_uri(segment.table('bands', p)) for p in segment.parts])})"
-        for segment in segments if segment.parts
-    ) or "SELECT NULL::SMALLINT AS band, NULL::UBIGINT AS key, NULL::BIGINT AS doc, NULL::VARCHAR AS source LIMIT 0"
-    with connect(corpus.fs) as connection:
-        query = sql_file("minhash_candidates.sql", bands=bands, scope_columns=scope, first_new=str(first_new))
-        pairs = connection.sql(query).fetchnumpy()
-    return pairs["u"].astype(np.int64), pairs["v"].astype(np.int64)
-
-
-def _priority(config: MinhashConfig, involved: Involved) -> np.ndarray:
-    """Lower is kept first; ties go to the earlier document (an older corpus comes first)."""
-    count = len(involved)
-    order = np.arange(count, dtype=np.float64) / max(count, 1)  # in [0, 1): breaks ties
-    if config.keep == "first":
-        return order
-    if config.keep == "longest":
-        return -involved.chars.astype(np.float64) + order
-    stage, column = _best_column(config.keep)
-    scores = []
-    for segment, part, local in by_part(involved.segments, involved.docs):
-        if not segment.corpus.has_part(f"attrs/{stage}", part):
-            raise UserError(f"keep={config.keep}: {segment.corpus.url} has no attrs for stage {stage!r} ({part})")
-        try:
-            scores.append(take(segment.corpus.read_part(f"attrs/{stage}", part, [column]), local)[column].combine_chunks())
-        except (KeyError, pa.ArrowInvalid) as error:
-            raise UserError(f"keep={config.keep}: no column {column!r} in attrs/{stage}") from error
-    values = pc.fill_null(pa.concat_arrays(scores).cast(pa.float64()), -np.inf).to_numpy(zero_copy_only=False) \
-        if scores else np.zeros(0)
-    ranks = np.argsort(np.argsort(-values, kind="stable"), kind="stable")  # best score first
-    return ranks.astype(np.float64) + order
-
-
-def _write_attrs(plan: StagePlan, new: Segment, involved: Involved, kept_by: np.ndarray, similarity: np.ndarray) -> int:
-    """attrs/minhash part by part: every new document is its own cluster unless it was involved."""
-    sizes = np.bincount(kept_by, minlength=len(kept_by))
-    removed = 0
-    for (part, start), rows in zip(new.part_starts().items(), new.part_rows, strict=True):
-        ids = new.read("signatures", part, ["id"])["id"].combine_chunks()
-        mine = involved.docs[(involved.docs >= start) & (involved.docs < start + rows)]
-        local, positions = mine - start, involved.position(mine)
-        cluster_size = np.ones(rows, dtype=np.int32)
-        keep = np.ones(rows, dtype=bool)
-        near = np.full(rows, np.nan, dtype=np.float32)
-        keep[local] = kept_by[positions] == positions
-        cluster_size[local] = sizes[kept_by[positions]]
-        near[local[~keep[local]]] = similarity[positions][~keep[local]]
-        cluster_ids = ids.to_numpy(zero_copy_only=False).astype(object)
-        cluster_ids[local] = involved.ids[kept_by[positions]]
-        cluster = pa.array(cluster_ids, pa.string())
-        write_parquet_atomic(plan.corpus.fs, plan.staged_part(part), pa.table({
-            "id": ids,
-            "cluster_id": cluster,
-            "cluster_size": pa.array(cluster_size),
-            "keep": pa.array(keep),
-            "duplicate_of": pc.if_else(pa.array(keep), pa.nulls(rows, pa.string()), cluster),
-            "similarity": pa.array(near, from_pandas=True),
-            "reason": pc.if_else(pa.array(keep), pa.nulls(rows, pa.string()), "near_duplicate"),
-        }))
-        removed += int((~keep).sum())
-    return removed
+def _rows(corpus: Corpus, paths: list[str]) -> int:
+    total = 0
+    for path in paths:
+        with corpus.fs.open(path, "rb") as handle:
+            total += pq.ParquetFile(handle).metadata.num_rows
+    return total
 
 
 STAGE = Stage(
@@ -289,5 +219,15 @@ STAGE = Stage(
     outside=against_fingerprint,
     check=check_against,
     steps=(Step(signature_part, over=each_part, kept={kind: f"{model.FOLDER}/{kind}" for kind in ("signatures", "bands")}),
-           Step(find_duplicates)),
+           Step(shuffle_bands, over=every_slot, unit="parts"),
+           Step(find_candidates, over=band_buckets, unit="buckets"),
+           Step(attach_first, over=every_slot, unit="parts"),
+           Step(verify, over=new_slots, unit="parts"),
+           Step(shuffle_known, over=known_row_groups, unit="row groups"),
+           Step(star_round, over=rounds, until=converged, unit="partitions"),
+           Step(label_nodes, over=partitions, unit="partitions"),
+           Step(ship_members, over=every_slot, unit="parts"),
+           Step(choose_representatives, over=partitions, unit="partitions"),
+           Step(mark_part, over=each_part),
+           Step(publish_duplicates)),
 )
