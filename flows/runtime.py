@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import subprocess
 import sys
@@ -184,7 +185,16 @@ def local_cluster(workers: int | None = None, prefect: bool = True):
         # Import the task code on every worker now, in parallel, rather than inside the first
         # task of the first stage.
         client.run(_import_task_modules, prefect)
-        yield cluster
+        try:
+            yield cluster
+        finally:
+            # A worker whose heartbeat meets the scheduler closing first logs an ERROR with a
+            # traceback: the closing itself, news to no one, and it broke a signal's one line.
+            client.run(_quiet_distributed_logs, on_error="ignore")
+
+
+def _quiet_distributed_logs() -> None:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def _import_task_modules(prefect: bool) -> None:
