@@ -24,11 +24,12 @@ import json
 import random
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 from common import HERE, measure
-from near_duplicates import VARIANT_KINDS, pair_scores, planted_variant, shingle_sets, true_pairs
+from near_duplicates import VARIANT_KINDS, pair_scores, planted_variant, shingle_sets, true_pairs, web_variant, word_sets
 
 from curation.demo.build import DEFAULT_DATA_DIR, check_data
 from curation.demo.sources import linux_docs, python_docs, sqlite_site
@@ -101,26 +102,28 @@ if __name__ == "__main__":
 """
 
 
-def real_pages(count: int, seed: int = 0) -> list[str]:
+def page_stream(seed: int = 0) -> Iterator[str]:
+    """PAGE-character pages of the demo's real text, then pages spliced from its paragraphs in
+    new combinations, without end."""
     check_data(DEFAULT_DATA_DIR)
     root = DEFAULT_DATA_DIR / "root"
-    pages = []
+    paragraphs = []
     for _, text in [*linux_docs(root), *python_docs(root), *sqlite_site(root)]:
-        pages += [text[i : i + PAGE] for i in range(0, len(text) - PAGE, PAGE)]
-        if len(pages) >= count:
-            return pages[:count]
+        for i in range(0, len(text) - PAGE, PAGE):
+            yield text[i : i + PAGE]
+            paragraphs += [p for p in text[i : i + PAGE].split("\n\n") if len(p) > 80]
     rng = random.Random(seed)
-    paragraphs = [p for page in pages for p in page.split("\n\n") if len(p) > 80]
-    while len(pages) < count:  # spliced pages: real paragraphs in new combinations
+    while True:
         spliced = ""
         while len(spliced) < PAGE:
             spliced += rng.choice(paragraphs) + "\n\n"
-        pages.append(spliced[:PAGE])
-    return pages
+        yield spliced[:PAGE]
 
 
-def make_corpus(work: Path, docs: int) -> tuple[Path, list[str], list[list[int]]]:
-    target = work / f"dedup-{docs}"
+def make_corpus(work: Path, docs: int, web: bool = False) -> tuple[Path, list[str], list[list[int]]]:
+    """Every 10th page gets one variant of a kind in VARIANT_KINDS; with ``web``, a chain of one
+    to three variants instead, each a web_variant of the one before."""
+    target = work / (f"dedup-web-{docs}" if web else f"dedup-{docs}")
     texts_path, families_path = target / "texts.json", target / "families.json"
     if families_path.exists():
         return target, json.loads(texts_path.read_text()), json.loads(families_path.read_text())
@@ -128,12 +131,15 @@ def make_corpus(work: Path, docs: int) -> tuple[Path, list[str], list[list[int]]
     (target / "jsonl").mkdir(parents=True)
     rng = random.Random(1)
     texts, families = [], []
-    for i, page in enumerate(real_pages(int(docs / 1.1) + 1)):
+    for i, page in enumerate(page_stream()):
         family = [len(texts)]
         texts.append(page)
         if i % 10 == 0:
-            family.append(len(texts))
-            texts.append(planted_variant(page, VARIANT_KINDS[(i // 10) % len(VARIANT_KINDS)], rng))
+            chain = [web_variant(page, rng)[1]] if web else [planted_variant(page, VARIANT_KINDS[(i // 10) % len(VARIANT_KINDS)], rng)]
+            while web and len(chain) < 3 and rng.random() < 0.5:
+                chain.append(web_variant(chain[-1], rng)[1])
+            family += range(len(texts), len(texts) + len(chain))
+            texts += chain
         families.append(family)
         if len(texts) >= docs:
             break
@@ -179,9 +185,10 @@ def main() -> None:
     parser.add_argument("--peers-python", default=None, help="python of a venv with datatrove, datasketch and rensa")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--no-scores", action="store_true", help="skip precision and recall (large runs)")
+    parser.add_argument("--web", action="store_true", help="chains of web-like variants (near_duplicates.web_variant)")
     args = parser.parse_args()
 
-    target, texts, families = make_corpus(args.work, args.docs)
+    target, texts, families = make_corpus(args.work, args.docs, args.web)
     size = sum(len(t.encode()) for t in texts)
     rows = []
 
@@ -196,9 +203,9 @@ def main() -> None:
     if not (corpus / "corpus.json").exists():
         from curation.ingest.stage import IngestConfig
         from curation.ingest.units import InputSpec
-        from curation.stage import run
+        from curation.stage import run as run_stage
 
-        run(str(corpus), IngestConfig(inputs=[InputSpec(str(target / "jsonl"))]))
+        run_stage(str(corpus), IngestConfig(inputs=[InputSpec(str(target / "jsonl"))]))
     from curation import Corpus
 
     Corpus.open(str(corpus)).forget_stages(["minhash"])
@@ -220,13 +227,19 @@ def main() -> None:
             run(f"{kind} MinHashLSH (128 perm, t=0.8)", [args.peers_python, str(work / "run_sketch.py"), kind, str(target / "jsonl"), str(out)],
                 lambda out=out: tuple(json.loads(out.read_text()).values()))
 
-    truth = None if args.no_scores else true_pairs(shingle_sets(texts))
-    print(f"\n{len(texts):,} documents, {size / 1e6:,.0f} MB, {sum(len(f) > 1 for f in families):,} planted variants, 2 workers\n")
-    print("| method | seconds | docs/s | MB/s | peak RSS (MB) | precision | recall | unique docs removed | true pairs left |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, seconds, peak, cluster, kept in rows:
-        quality = "| | | | " if truth is None else _quality(pair_scores(truth, cluster, kept))
-        print(f"| {name} | {seconds:.1f} | {len(texts) / seconds:,.0f} | {size / 1e6 / seconds:,.1f} | {peak / 1e6:,.0f} {quality}")
+    planted = sum(len(f) - 1 for f in families)
+    print(f"\n{len(texts):,} documents, {size / 1e6:,.0f} MB, {planted:,} planted variants, 2 workers\n")
+    truths = {} if args.no_scores else {"the stage's normalisation": true_pairs(shingle_sets(texts)),
+                                        "plain lower-cased \\w+ words": true_pairs(word_sets(texts))}
+    for measure_name, truth in truths.items() or [("", None)]:
+        if truth is not None:
+            print(f"Positives: pairs with Jaccard >= 0.8 over word 5-grams of {measure_name} ({len(truth):,} pairs)\n")
+        print("| method | seconds | docs/s | MB/s | peak RSS (MB) | precision | recall | unique docs removed | true pairs left |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, seconds, peak, cluster, kept in rows:
+            quality = "| | | | " if truth is None else _quality(pair_scores(truth, cluster, kept))
+            print(f"| {name} | {seconds:.1f} | {len(texts) / seconds:,.0f} | {size / 1e6 / seconds:,.1f} | {peak / 1e6:,.0f} {quality}")
+        print()
 
 
 def _quality(scores) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -51,6 +52,46 @@ def planted_variants(text: str, rng: random.Random) -> list[tuple[str, str]]:
         ("boilerplate", f"{BOILERPLATE}\n\n{text}\n\n{BOILERPLATE}"),
         ("reordered", "\n\n".join(shuffled)),
     ]
+
+
+NAVIGATION = ("Home", "About us", "Contact", "Privacy policy", "Terms of use", "Subscribe to our newsletter", "Log in",
+              "Sign up", "Search this site", "Share on social media", "Related articles", "Read more", "Next page",
+              "Previous page", "Copyright 2024 All rights reserved", "Cookie settings", "Advertise with us", "Sitemap")
+
+
+def web_variant(text: str, rng: random.Random) -> tuple[str, str]:
+    """(kind, text): one near-duplicate as the web makes them, harder than planted_variants:
+    words edited at 1-15%, boilerplate of 15-35% of the page's length around it (a site's
+    navigation, its own per site), or its paragraphs reordered with 1-3% of words edited."""
+    kind = rng.choice(("edit", "edit", "boilerplate", "reordered"))
+    words = text.split(" ")
+
+    def edited(source: list[str], rate: float) -> str:
+        return " ".join(f"edit{rng.randrange(10**6)}" if rng.random() < rate else w for w in source)
+
+    if kind == "edit":
+        return kind, edited(words, rng.uniform(0.01, 0.15))
+    if kind == "reordered":
+        paragraphs = text.split("\n\n")
+        rng.shuffle(paragraphs)
+        return kind, edited("\n\n".join(paragraphs).split(" "), rng.uniform(0.01, 0.03))
+    site = rng.sample(NAVIGATION, 8)
+    wanted = rng.uniform(0.15, 0.35) * len(text)
+    blocks = []
+    while sum(len(b) + 3 for b in blocks) < wanted:
+        blocks.append(rng.choice(site))
+    header = rng.randrange(len(blocks) + 1)
+    return kind, " | ".join(blocks[:header]) + "\n\n" + text + "\n\n" + " | ".join(blocks[header:])
+
+
+def word_sets(texts: list[str], ngram: int = 5) -> list[frozenset]:
+    """Plain word n-grams: lower-cased ``\\w+`` runs, no other normalisation (an independent
+    measure beside the stage's own normalisation in shingle_sets)."""
+    sets = []
+    for text in texts:
+        words = re.findall(r"\w+", text.lower())
+        sets.append(frozenset(hash(" ".join(words[i : i + ngram])) for i in range(max(len(words) - ngram + 1, 1))) if words else frozenset())
+    return sets
 
 
 def shingle_sets(texts: list[str], ngram: int = 5) -> list[frozenset]:

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from curation.corpus import Corpus, StageRecord
+from curation.corpus import Corpus, StageRecord, write_bytes_atomic
 from curation.errors import UserError
 from curation.fingerprint import fingerprint
 from curation.progress import progress, work
@@ -70,6 +70,13 @@ class Step:
     @property
     def name(self) -> str:
         return self.run.__name__.strip("_").replace("_", "-")
+
+    def run_item(self, plan: StagePlan, item) -> object:
+        """A mapped step's task, in any executor: the step on ``item``, then its mark, so that a
+        rerun after a crash skips what finished (``StagePlan.unfinished``)."""
+        self.run(plan, item)
+        write_bytes_atomic(plan.corpus.fs, plan.finished_mark(self, item), b"")
+        return item
 
 
 def each_part(plan: StagePlan) -> list[str]:
@@ -131,7 +138,21 @@ class StagePlan:
 
     @property
     def staging(self) -> str:
-        return self.corpus.path(".staging", f"{self.name}-{self.config_fingerprint}-{self.input_fingerprint}")
+        """The run's own staging area. Settings left out of the config's fingerprint (partition
+        sizes) still shape what is staged, so a rerun with other ones starts afresh."""
+        unrecorded = {name: getattr(self.config, name) for name, spec in type(self.config).model_fields.items()
+                      if spec.exclude}
+        layout = f"-{fingerprint(unrecorded)}" if unrecorded else ""
+        return self.corpus.path(".staging", f"{self.name}-{self.config_fingerprint}-{self.input_fingerprint}{layout}")
+
+    def finished_mark(self, step: Step, item) -> str:
+        return f"{self.staging}/finished/{step.name}/{fingerprint(item)}"
+
+    def unfinished(self, step: Step, items: list) -> list:
+        """The items of a mapped step that no task finished in this staging area."""
+        folder, fs = f"{self.staging}/finished/{step.name}", self.corpus.fs
+        finished = {path.rsplit("/", 1)[-1] for path in fs.ls(folder, detail=False)} if fs.isdir(folder) else set()
+        return [item for item in items if fingerprint(item) not in finished]
 
     def staged_part(self, part: str, kind: str = "out") -> str:
         """Where a step writes ``part`` of an intermediate table ``kind``; "out" is the table
@@ -280,16 +301,19 @@ def restore(step: Step, stage_plan: StagePlan) -> set[str]:
 
 
 def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep, restored: int) -> None:
-    """Over the docs parts, progress counts documents (the rate is documents per second)."""
-    work().update(done=restored, total=restored + len(items), unit="parts" if step.over is each_part else step.unit)
+    """The items no task finished yet, through ``map_step``. Over the docs parts, progress
+    counts documents (the rate is documents per second)."""
+    todo = stage_plan.unfinished(step, items)
+    done = restored + len(items) - len(todo)
+    work().update(done=done, total=done + len(todo), unit="parts" if step.over is each_part else step.unit)
     if step.over is each_part:
         weights = dict(zip(stage_plan.parts, stage_plan.part_rows, strict=True))
-        bar = progress(stage_plan.name, sum(weights[item] for item in items), "docs", parts=len(items))
+        bar = progress(stage_plan.name, sum(weights[item] for item in todo), "docs", parts=len(todo))
     else:
         weights = {}
-        bar = progress(stage_plan.name, len(items), step.unit)
+        bar = progress(stage_plan.name, len(todo), step.unit)
     with bar as advance:
-        for item in map_step(step, stage_plan, items):
+        for item in map_step(step, stage_plan, todo):
             advance(weights.get(item, 1) if weights else 1)
             work().advance()
 
@@ -327,8 +351,7 @@ def record(stage_plan: StagePlan, result: StageResult) -> StageRecord:
 
 def in_this_process(step: Step, stage_plan: StagePlan, items: list) -> Iterator:
     for item in items:
-        step.run(stage_plan, item)
-        yield item
+        yield step.run_item(stage_plan, item)
 
 
 def open_for(stage: Stage, corpus_url: str) -> Corpus:

@@ -104,8 +104,7 @@ def on_cluster(client) -> MapStep:
 
 
 def _run_item(item, step: Step, stage_plan: StagePlan):
-    step.run(stage_plan, item)
-    return item
+    return step.run_item(stage_plan, item)
 
 
 @contextlib.contextmanager

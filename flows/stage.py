@@ -22,8 +22,7 @@ from flows.runtime import task_runner
 # Stages resume from their own staging areas, so Prefect caches nothing.
 @task(retries=1, cache_policy=NONE)
 def step_task(step: Step, stage_plan: StagePlan, item) -> object:
-    step.run(stage_plan, item)
-    return item
+    return step.run_item(stage_plan, item)
 
 
 def on_dask(step: Step, stage_plan: StagePlan, items: list) -> Iterator:

@@ -3,17 +3,22 @@ keep policies, scope, components, the Dask flow, and resuming after a SIGKILL.""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
+from distributed.diagnostics.plugin import WorkerPlugin
 from near_duplicates import VARIANT_KINDS, jaccard, pair_scores, planted_variant, shingle_sets, true_pairs
 
 from curation import Corpus
 from curation.errors import UserError
+from curation.fingerprint import fingerprint
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.minhash.clusters import representatives
@@ -21,7 +26,7 @@ from curation.minhash.components import large_star, small_star
 from curation.minhash.shingles import shingle_hashes
 from curation.minhash.signatures import MinHashParams, band_keys, bands_rows_for, candidate_probability, minhash_signatures
 from curation.minhash.stage import MinhashConfig
-from curation.stage import run
+from curation.stage import in_this_process, run
 
 
 def real_pages(count: int, chars: int = 1500) -> list[str]:
@@ -222,22 +227,70 @@ def test_flow_on_dask_matches_plain_python(planted, dask_address):
     assert outcome(corpus_dir, len(docs))[2] == plain
 
 
-def test_sigkill_during_signatures_then_rerun_gives_the_same_attrs(tmp_path):
-    pages = real_pages(3000, chars=1200)
-    write_jsonl(tmp_path / "in.jsonl", [{"id": f"k{i}", "text": p} for i, p in enumerate(pages + pages[:300])])
-    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=100))
-    corpus_dir = str(tmp_path / "c")
-    command = [*CURATE, "dedup", corpus_dir, "--fuzzy", "--workers", "1"]
-    kill_once_staged(command, tmp_path / "c" / ".staging", "minhash-*/bands/part-*.parquet")
-    assert Corpus.open(corpus_dir).stage("minhash") is None, "killed too late"
-    assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+def test_sigkill_during_the_candidates_then_a_rerun_resumes_from_the_finished_buckets(tmp_path):
+    """The driver and its workers SIGKILLed while the candidate tasks run: the rerun runs only
+    the candidate tasks that had not finished, and the steps after them, and gives the attrs of
+    an uninterrupted run."""
+    pages, copies, rows = real_pages(1200, chars=1200), 150, 1000
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"k{i}", "text": p} for i, p in enumerate(pages + pages[:copies])])
+    run(str(tmp_path / "c"), IngestConfig(inputs=[InputSpec(str(tmp_path / "in.jsonl"))], shard_size=150))
+    corpus_dir, staging = str(tmp_path / "c"), tmp_path / "c" / ".staging"
+    command = [*CURATE, "dedup", corpus_dir, "--fuzzy", "--workers", "1", "--fuzzy-partition-rows", str(rows)]
+    kill_once_staged(command, staging, "minhash-*/finished/find-candidates/*", count=3)
+    buckets = -(-(len(pages) + copies) * 14 // rows)
+    marks = {path.name for path in staging.glob("minhash-*/finished/find-candidates/*")}
+    finished = {bucket for bucket in range(buckets) if fingerprint(bucket) in marks}
+    assert 3 <= len(finished) == len(marks) < buckets, "killed too late"
+
+    ran = []
+
+    def recording(step, stage_plan, items):
+        ran.extend((step.name, item) for item in items)
+        yield from in_this_process(step, stage_plan, items)
+
+    run(corpus_dir, MinhashConfig(partition_rows=rows), recording)
+    assert {item for name, item in ran if name == "find-candidates"} == set(range(buckets)) - finished
+    assert not [name for name, _ in ran if name in ("signature-part", "shuffle-bands")]
     resumed = Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist()
 
     Corpus.open(corpus_dir).forget_stages(["minhash"])
     run(corpus_dir, MinhashConfig())
     assert Corpus.open(corpus_dir).sql("SELECT * FROM minhash ORDER BY id").to_pylist() == resumed
     by_id = {r["id"]: r for r in resumed}
-    assert all(by_id[f"k{3000 + i}"]["duplicate_of"] == f"k{i}" for i in range(300))  # every planted copy
+    assert all(by_id[f"k{len(pages) + i}"]["duplicate_of"] == f"k{i}" for i in range(copies))  # every planted copy
+
+
+class KillAfter(WorkerPlugin):
+    """SIGKILL the worker's process right after it finishes its first task of ``step``, before
+    the scheduler hears of it: Dask runs the task again elsewhere, over the outputs it left.
+    ``marker`` makes it once, across the worker its nanny restarts."""
+
+    def __init__(self, step: str, marker: str):
+        self.step, self.marker = step, marker
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "memory" and str(key).startswith(f"minhash-{self.step}-") and not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("step", ["find-candidates", "verify", "star-round"])
+def test_a_worker_killed_in_a_global_task_leaves_the_same_attrs(planted, tmp_path, step):
+    from distributed import Client
+
+    from flows.runtime import local_cluster, on_cluster
+
+    corpus_dir, docs, _, _ = planted
+    config = MinhashConfig(partition_rows=200)
+    Corpus.open(corpus_dir).forget_stages(["minhash"])
+    run(corpus_dir, config)
+    plain = outcome(corpus_dir, len(docs))[2]
+    Corpus.open(corpus_dir).forget_stages(["minhash"])
+    with local_cluster(2, prefect=False) as cluster, Client(cluster) as client:
+        client.register_plugin(KillAfter(step, str(tmp_path / "killed")))
+        run(corpus_dir, config, on_cluster(client))
+    assert (tmp_path / "killed").exists()
+    assert outcome(corpus_dir, len(docs))[2] == plain
 
 
 def random_graphs(rng: np.random.Generator):

@@ -123,7 +123,7 @@ def test_a_worker_killed_mid_stage_loses_nothing(tmp_path, external_cluster):
     import psutil
 
     scheduler, env, workers = external_cluster
-    _inputs(tmp_path, 800)
+    _inputs(tmp_path, 300)
     _finished(_run(tmp_path, "local", ["--workers", "2"], env))
     run = _run(tmp_path, "external", ["--dask-address", scheduler], env)
     staging = tmp_path / "external" / ".staging"

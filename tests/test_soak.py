@@ -40,8 +40,9 @@ def _command(work) -> list[str]:
     return [*CURATE, "-q", "run", str(work / "pipeline.yaml"), "--workers", "2"]
 
 
-# Mid-ingest is tests/test_kill_and_resume.py's.
-@pytest.mark.parametrize("pattern", ["heuristics-*/out/part-*.parquet", "embed-*/out/part-*.parquet"])
+# Mid-ingest is tests/test_kill_and_resume.py's; mid-heuristics, tests/test_heuristics.py's and
+# the signal tests of tests/test_runtime.py.
+@pytest.mark.parametrize("pattern", ["embed-*/out/part-*.parquet"])
 def test_sigkill_in_a_stage_then_rerun_gives_the_uninterrupted_outputs(work, pattern):
     work, reference = work
     try:

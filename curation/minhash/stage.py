@@ -138,8 +138,6 @@ def signature_part(plan: StagePlan, part: str) -> None:
     corpus, params = plan.corpus, plan.config.params
     signatures_path = f"{plan.staging}/signatures/{part}.parquet"
     bands_path = f"{plan.staging}/bands/{part}.parquet"
-    if corpus.fs.exists(bands_path):
-        return  # written last: the part is done
     base = plan.part_offsets()[part]
     signature_batches, band_batches = [], []
     rows = 0
