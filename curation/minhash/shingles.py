@@ -1,8 +1,12 @@
 """Word n-gram shingles of many documents at once, as 64-bit hashes, without a per-word loop.
 
-Normalisation follows datatrove/FineWeb (Penedo et al. 2024, arXiv:2406.17557): lower case, every digit becomes "0",
+Normalisation follows datatrove/FineWeb (Penedo et al. 2024, arXiv:2406.17557): lower case,
 punctuation and symbols become spaces, runs of whitespace collapse, diacritics are removed.
-ASCII documents go through one ``bytes.translate``; others through NFKD and a Unicode table.
+Digits are kept: FineWeb turns each into "0", and on the web-like planted corpus of
+benchmarks/dedup.py --web that made pages differing only in their numbers (part lists, logs,
+tables) near-duplicates, removing unique documents, and shrank numeric pages to a few shingles,
+splitting true pairs. ASCII documents go through one ``bytes.translate``; others through NFKD
+and a Unicode table.
 
 Words are then found, hashed and combined into n-grams with numpy over the bytes of a whole
 batch. A document with fewer words than n gets one shingle made of all its words (so short
@@ -25,11 +29,9 @@ def _ascii_table() -> bytes:
     table = bytearray(range(256))
     for byte in range(128):
         char = chr(byte)
-        if char.isdigit():
-            table[byte] = ord("0")
-        elif char.isalpha():
+        if char.isalpha():
             table[byte] = ord(char.lower())
-        elif byte != ord("_"):
+        elif not char.isdigit() and byte != ord("_"):
             table[byte] = SPACE  # punctuation, symbols, whitespace, control characters
     return bytes(table)
 
@@ -40,7 +42,7 @@ ASCII_TABLE = _ascii_table()
 @lru_cache(maxsize=1)
 def _unicode_table() -> dict[int, int | None]:
     """Combining marks vanish (diacritics, after NFKD); punctuation, symbols, separators and
-    control characters become spaces; digits become "0". Every other character of the Basic
+    control characters become spaces. Every other character of the Basic
     Multilingual Plane maps to itself: str.translate is much slower on a missing key."""
     table: dict[int, int | None] = {code: code for code in range(0x10000)}
     # The Basic Multilingual Plane and the emoji and symbol blocks: building a table of all
@@ -49,8 +51,6 @@ def _unicode_table() -> dict[int, int | None]:
         category = unicodedata.category(chr(code))
         if category == "Mn":
             table[code] = None
-        elif category == "Nd":
-            table[code] = ord("0")
         elif (category[0] in "PSZ" or category in ("Cc", "Cf")) and chr(code) != "_":
             table[code] = SPACE
     return table
