@@ -8,6 +8,7 @@ import subprocess
 import sysconfig
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -69,20 +70,46 @@ def _real_texts():
 
 def measure(command: list[str]) -> tuple[float, int, str]:
     """Wall seconds and peak RSS (bytes) of a command and all its descendants."""
+    usage = measure_processes(command)
+    return usage.seconds, usage.tree_peak, usage.output
+
+
+@dataclass
+class Usage:
+    seconds: float
+    output: str
+    tree_peak: int  # bytes, the command and every process under it at once
+    driver_peak: int  # bytes, the command's own process
+    worker_peak: int  # bytes, the largest other process
+    driver_cpu: float  # seconds
+    total_cpu: float
+
+
+def measure_processes(command: list[str], others: list[int] = ()) -> Usage:
+    """Run ``command``; sample the RSS and CPU time of it, of every process under it, and of
+    ``others`` (the pids of an external cluster's workers) every 50 ms."""
     started = time.time()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0
+    driver, tree_peak, peaks, cpu = psutil.Process(process.pid), 0, {}, {}
+    baseline = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in others}
     done = threading.Event()
 
     def sample():
-        nonlocal peak
-        parent = psutil.Process(process.pid)
+        nonlocal tree_peak
         while not done.is_set():
             try:
-                tree = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                tree = [driver, *driver.children(recursive=True), *(psutil.Process(pid) for pid in others)]
             except psutil.Error:
-                pass
+                tree = []
+            rss = 0
+            for each in tree:
+                try:
+                    rss += (memory := each.memory_info().rss)
+                    peaks[each.pid] = max(peaks.get(each.pid, 0), memory)
+                    cpu[each.pid] = sum(each.cpu_times()[:2]) - baseline.get(each.pid, 0.0)
+                except psutil.Error:
+                    pass
+            tree_peak = max(tree_peak, rss)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -92,7 +119,8 @@ def measure(command: list[str]) -> tuple[float, int, str]:
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed:\n{output[-3000:]}")
-    return time.time() - started, peak, output
+    return Usage(time.time() - started, output, tree_peak, peaks.pop(process.pid, 0), max(peaks.values(), default=0),
+                 cpu.get(process.pid, 0.0), sum(cpu.values()))
 
 
 def output_checksums(corpus) -> dict[str, dict]:

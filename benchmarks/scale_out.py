@@ -24,15 +24,11 @@ import itertools
 import random
 import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-import psutil
 from cluster import build as vectors_corpus
-from common import HERE
+from common import HERE, measure_processes
 from dedup import page_stream
 from near_duplicates import web_variant
 
@@ -64,51 +60,9 @@ def text_corpus(work: Path, docs: int) -> Path:
             break
     for handle in handles:
         handle.close()
-    subprocess.run([sys.executable, "-m", "curation.cli", "-q", "ingest", str(jsonl), "--corpus", str(corpus_dir)], check=True)
+    subprocess.run([sys.executable, "-m", "curation.cli", "-q", "ingest", str(jsonl), "--corpus", str(corpus_dir)], check=True,
+                   stdout=subprocess.DEVNULL)
     return corpus_dir
-
-
-@dataclass
-class Usage:
-    seconds: float
-    driver_peak: int  # bytes, the `curate` process alone
-    worker_peak: int  # bytes, the largest other process
-    driver_cpu: float  # seconds
-    total_cpu: float
-
-
-def measure(command: list[str], others: list[int]) -> Usage:
-    """Run ``command``; sample the RSS and CPU time of it and of every process under it (and of
-    ``others``, the pids of an external cluster's workers) every 50 ms."""
-    started = time.time()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    driver, peaks, cpu = psutil.Process(process.pid), {}, {}
-    baseline = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in others}
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            try:
-                tree = [driver, *driver.children(recursive=True), *(psutil.Process(pid) for pid in others)]
-            except psutil.Error:
-                tree = []
-            for each in tree:
-                try:
-                    peaks[each.pid] = max(peaks.get(each.pid, 0), each.memory_info().rss)
-                    cpu[each.pid] = sum(each.cpu_times()[:2]) - baseline.get(each.pid, 0.0)
-                except psutil.Error:
-                    pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[3:6])} failed:\n{output[-3000:]}")
-    return Usage(time.time() - started, peaks.pop(process.pid, 0), max(peaks.values(), default=0),
-                 cpu.get(process.pid, 0.0), sum(cpu.values()))
 
 
 def external_workers(address: str) -> list[int]:
@@ -140,7 +94,7 @@ def main() -> None:
         for rows in [None, *args.partition_rows]:
             Corpus.open(str(corpus_dir)).forget_stages([name])
             sizing = [PARTITION_FLAG[stage], str(rows)] if rows else []
-            usage = measure([sys.executable, "-m", "curation.cli", "-q", "dedup", str(corpus_dir), *flags, *own, *sizing,
+            usage = measure_processes([sys.executable, "-m", "curation.cli", "-q", "dedup", str(corpus_dir), *flags, *own, *sizing,
                              *runtime], others)
             wall = Corpus.open(str(corpus_dir)).stage(name).wall_time_s
             print(f"| {stage} | {docs:,} | {rows or 'default'} | {wall:.1f} | {docs / wall:,.0f} | {usage.seconds:.1f} "
