@@ -11,7 +11,7 @@ near-duplicates survives. Similarities are computed in blocks of rows, so memory
 of a cluster's similarity matrix, never the whole of a large one.
 
 The clusters are the clusters stage's level 1 when it is current; otherwise a flat spherical
-k-means with ``clusters`` clusters, fitted on a sample of at most SAMPLE_CAP vectors.
+k-means with ``clusters`` clusters, fitted on a sample of at most SAMPLE_CAP vectors in one task.
 
 Partitioned, so that no process loads the corpus's vectors: each docs part's vectors (float16)
 are shuffled through the staging area into buckets of whole clusters; one task per slice of a
@@ -37,7 +37,7 @@ from pydantic import Field, field_validator
 from curation.clusters.kmeans import assign, kmeans
 from curation.corpus import write_bytes_atomic, write_parquet_atomic
 from curation.duck import connect, quote_list, sql_file
-from curation.embed.stage import read_vectors
+from curation.embed.stage import read_vectors, sample_vectors
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 
 BLOCK_CELLS = 1 << 24  # 64 MB of float32 similarities at a time
@@ -120,17 +120,18 @@ def slices(plan: StagePlan) -> list[tuple[int, int, int]]:
     return [(bucket, s, cuts[bucket]) for bucket in range(count) for s in range(cuts[bucket])]
 
 
-def fit_clusters(plan: StagePlan) -> None:
-    """The k-means centroids when the clusters stage is not current, fitted on a seeded sample."""
-    corpus, config = plan.corpus, plan.config
-    if corpus.is_current("clusters"):
-        return
+def own_fit(plan: StagePlan) -> list[str]:
+    """One task fitting the k-means on a worker, unless the clusters stage's are current."""
+    return [] if plan.corpus.is_current("clusters") else ["k-means"]
+
+
+def fit_clusters(plan: StagePlan, _task: str) -> None:
+    """The k-means centroids, fitted on a seeded sample."""
     total = sum(plan.part_rows)
-    k = config.clusters or max(2, total // 50)
-    sample = np.concatenate([read_vectors(corpus, part, np.float16)[1][rows] for part, rows in
-                             plan.sample_rows(min(total, 256 * k, SAMPLE_CAP), config.seed)])
-    centroids = kmeans(sample.astype(np.float32), k, seed=config.seed, spherical=True)
-    write_bytes_atomic(corpus.fs, f"{plan.staging}/centroids.npy", _npy(centroids))
+    k = plan.config.clusters or max(2, total // 50)
+    sample = sample_vectors(plan, min(total, 256 * k, SAMPLE_CAP), plan.config.seed, np.float16)
+    centroids = kmeans(sample, k, seed=plan.config.seed, spherical=True)
+    write_bytes_atomic(plan.corpus.fs, f"{plan.staging}/centroids.npy", _npy(centroids))
 
 
 def bucket_part(plan: StagePlan, part: str) -> None:
@@ -295,6 +296,6 @@ STAGE = Stage(
     reads=("ingest", "embed"),
     reads_if_present=("clusters",),
     reasons=("eps_<eps>",),
-    steps=(Step(fit_clusters), Step(bucket_part, over=each_part), Step(compare_slice, over=slices, unit="slices"),
+    steps=(Step(fit_clusters, over=own_fit), Step(bucket_part, over=each_part), Step(compare_slice, over=slices, unit="slices"),
            Step(mark_part, over=each_part), Step(publish_marks)),
 )

@@ -83,6 +83,12 @@ def each_part(plan: StagePlan) -> list[str]:
     return plan.parts
 
 
+def one_task(plan: StagePlan) -> list[str]:
+    """The ``over`` of work too large for the driver that does not split (a model fit): one
+    task, on a worker like any other."""
+    return ["all"]
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str

@@ -2,7 +2,7 @@
 every level.
 
     run(corpus_url, ClustersConfig(k=(1000, 100, 10)))   # curation.stage.run:
-        fit_clusters     global: fit on a sample
+        fit_clusters     one task: fit on a sample
         assign_part      map over the parts
         finish_clusters  global: publish models/kmeans and attrs/clusters
 
@@ -23,9 +23,9 @@ from pydantic import Field, model_validator
 
 from curation.clusters.hierarchical import HierarchicalKMeans
 from curation.corpus import Corpus, write_bytes_atomic, write_parquet_atomic
-from curation.embed.stage import read_vectors
+from curation.embed.stage import read_vectors, sample_vectors
 from curation.errors import UserError
-from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part, one_task
 
 MODEL_FOLDER = "models/kmeans"
 # FAISS's own rule of thumb: more than 256 points per centroid adds time, not quality.
@@ -70,16 +70,13 @@ def _staged_model(plan: StagePlan, name: str) -> str:
     return f"{plan.staging}/model/{name}"
 
 
-def fit_clusters(plan: StagePlan) -> None:
-    """Fit the hierarchy on a seeded uniform sample of the embeddings (once per staging area)."""
+def fit_clusters(plan: StagePlan, _task: str) -> None:
+    """Fit the hierarchy on a seeded uniform sample of the embeddings."""
     corpus, config = plan.corpus, plan.config
-    if corpus.fs.exists(_staged_model(plan, "model.json")):
-        return
     total = sum(plan.part_rows)
     ks = config.k or default_ks(total)
     size = min(total, config.sample or POINTS_PER_CENTROID * ks[0])
-    sample = [read_vectors(corpus, part)[1][local] for part, local in plan.sample_rows(size, config.seed)]
-    model = config.estimator(ks).fit(np.concatenate(sample))
+    model = config.estimator(ks).fit(sample_vectors(plan, size, config.seed))
     for level, centroids in enumerate(model.centroids_, start=1):
         _save_array(corpus, _staged_model(plan, f"level-{level}.npy"), centroids)
     for level, parents in enumerate(model.parents_, start=2):
@@ -115,9 +112,6 @@ def load_hierarchy(corpus: Corpus, folder: str | None = None) -> HierarchicalKMe
 
 def assign_part(plan: StagePlan, part: str) -> None:
     corpus = plan.corpus
-    target = plan.staged_part(part)
-    if corpus.fs.exists(target):
-        return
     model = load_hierarchy(corpus, f"{plan.staging}/model")
     ids, vectors = read_vectors(corpus, part)
     labels, distance = model.predict(vectors)
@@ -125,7 +119,7 @@ def assign_part(plan: StagePlan, part: str) -> None:
     for level in range(labels.shape[1]):
         columns[f"level_{level + 1}"] = pa.array(labels[:, level].astype(np.int32))
     columns["distance"] = pa.array(distance)
-    write_parquet_atomic(corpus.fs, target, pa.table(columns))
+    write_parquet_atomic(corpus.fs, plan.staged_part(part), pa.table(columns))
 
 
 def finish_clusters(plan: StagePlan) -> StageResult:
@@ -141,5 +135,5 @@ STAGE = Stage(
     config=ClustersConfig,
     reads=("ingest", "embed"),
     writes=("attrs/{name}", MODEL_FOLDER),
-    steps=(Step(fit_clusters), Step(assign_part, over=each_part), Step(finish_clusters)),
+    steps=(Step(fit_clusters, over=one_task), Step(assign_part, over=each_part), Step(finish_clusters)),
 )

@@ -120,8 +120,24 @@ def read_dimension(corpus: Corpus) -> int:
 def read_vectors(corpus: Corpus, part: str, dtype=np.float32) -> tuple[pa.ChunkedArray, np.ndarray]:
     """(ids, vectors) of one embeddings part."""
     table = corpus.read_part(TABLE, part, ["id", "vector"])
-    vector = table["vector"].combine_chunks()
-    return table["id"], vector.flatten().to_numpy().reshape(len(vector), vector.type.list_size).astype(dtype)
+    return table["id"], _matrix(table["vector"].combine_chunks(), dtype)
+
+
+def sample_vectors(plan: StagePlan, size: int, seed: int, dtype=np.float32) -> np.ndarray:
+    """The vectors of ``plan.sample_rows(size, seed)`` (rounded to ``dtype``) as one float32
+    array, filled part by part: the sample and one part's column are all it holds at once."""
+    out, filled = None, 0
+    for part, rows in plan.sample_rows(size, seed):
+        vectors = _matrix(plan.corpus.read_part(TABLE, part, ["vector"])["vector"].combine_chunks().take(rows), dtype)
+        if out is None:
+            out = np.empty((min(size, sum(plan.part_rows)), vectors.shape[1]), dtype=np.float32)
+        out[filled : filled + len(vectors)] = vectors
+        filled += len(vectors)
+    return out
+
+
+def _matrix(vector: pa.FixedSizeListArray, dtype) -> np.ndarray:
+    return vector.flatten().to_numpy().reshape(len(vector), vector.type.list_size).astype(dtype)
 
 
 STAGE = Stage(
