@@ -356,6 +356,26 @@ def test_partitioned_steps_give_the_single_node_answer(planted, config):
     assert sum(not row["keep"] for row in outcomes[0].values()) > 50
 
 
+
+def test_a_candidate_task_reads_about_partition_rows_band_rows(planted):
+    """800 documents x 14 bands with partition_rows=1000: 12 band buckets, none over twice its
+    share, every band row in exactly one."""
+    import pyarrow.parquet as pq
+
+    corpus_dir = planted[0]
+    read = {}
+
+    def recording(step, plan, items):
+        if step.name == "find-candidates":
+            for bucket in items:
+                read[bucket] = sum(pq.read_metadata(path).num_rows for path in Path(corpus_dir).glob(f".staging/minhash-*/banded/{bucket}/*.parquet"))
+        yield from in_this_process(step, plan, items)
+
+    Corpus.open(corpus_dir).forget_stages(["minhash"])
+    run(corpus_dir, MinhashConfig(partition_rows=1000), recording)
+    assert sorted(read) == list(range(12)) and sum(read.values()) == 800 * 14
+    assert max(read.values()) <= 2000
+
 def incremental_corpora(root) -> tuple[list[dict], list[dict]]:
     """OLD: real pages, some with near-duplicates among themselves. NEW: fresh pages, copies
     and near-duplicates of OLD pages, and near-duplicates among the new ones."""
