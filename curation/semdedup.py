@@ -87,8 +87,9 @@ def max_earlier_similarity(vectors: np.ndarray, cells: int = BLOCK_CELLS,
     for start, stop in similarity_blocks(n, cells) if blocks is None else blocks:
         similarity = vectors[start:stop] @ vectors[:stop].T
         # Only earlier rows count: in the square of the block itself, the diagonal and above go.
-        square = similarity[:, start:stop]
-        square[np.triu_indices(stop - start)] = -np.inf
+        # A boolean mask costs a quarter of the block; triu_indices' int64 pairs cost twice it.
+        rows = np.arange(stop - start)
+        similarity[:, start:stop][rows[:, None] <= rows[None, :]] = -np.inf
         which[start:stop] = np.argmax(similarity, axis=1)
         best[start:stop] = similarity[np.arange(stop - start), which[start:stop]]
     return best, which
@@ -168,18 +169,10 @@ def compare_slice(plan: StagePlan, item: tuple[int, int, int]) -> None:
     one's id, written by docs part. Every slice orders the whole bucket the same way."""
     corpus, config = plan.corpus, plan.config
     bucket, piece, cuts = item
-    tables = []
-    for part in plan.parts:
-        with corpus.fs.open(f"{plan.staging}/buckets/{bucket}/{part}.parquet", "rb") as handle:
-            tables.append(pq.read_table(handle))
-    rows = pa.concat_tables(tables)
+    rows, vectors = _read_bucket(plan, bucket)
     if not len(rows):
         return
     docs, labels, ids = rows["doc"].to_numpy(), rows["cluster"].to_numpy(), rows["id"].to_numpy(zero_copy_only=False)
-    packed = rows["vector"].combine_chunks()
-    width = packed.type.byte_width // 2
-    vectors = np.frombuffer(packed.buffers()[1], np.float16, count=len(rows) * width,
-                            offset=packed.offset * packed.type.byte_width).reshape(len(rows), width)
     similarity = np.full(len(rows), np.nan, dtype=np.float32)  # NaN: first of its cluster in keep order
     duplicate_of = np.full(len(rows), -1, dtype=np.int64)
     done = np.zeros(len(rows), dtype=bool)
@@ -214,6 +207,28 @@ def compare_slice(plan: StagePlan, item: tuple[int, int, int]) -> None:
             "max_similarity": pa.array(similarity[mine]),
             "duplicate_of": pa.array(np.where(duplicate_of[mine] < 0, None, ids[np.maximum(duplicate_of[mine], 0)]), pa.string()),
         }))
+
+
+def _read_bucket(plan: StagePlan, bucket: int) -> tuple[pa.Table, np.ndarray]:
+    """A bucket's rows (doc, id, cluster) and their vectors, the vectors read part by part into
+    one float16 array: concatenating the column first would hold them twice."""
+    files = [plan.corpus.fs.open(f"{plan.staging}/buckets/{bucket}/{part}.parquet", "rb") for part in plan.parts]
+    try:
+        metas = [pq.read_metadata(handle) for handle in files]
+        total = sum(meta.num_rows for meta in metas)
+        width = next((meta.schema.to_arrow_schema().field("vector").type.byte_width // 2 for meta in metas), 0)
+        vectors, at, tables = np.empty((total, width), dtype=np.float16), 0, []
+        for handle in files:
+            table = pq.read_table(handle)
+            for chunk in table["vector"].chunks:
+                vectors[at : at + len(chunk)] = np.frombuffer(chunk.buffers()[1], np.float16, count=len(chunk) * width,
+                                                              offset=chunk.offset * width * 2).reshape(-1, width)
+                at += len(chunk)
+            tables.append(table.drop_columns(["vector"]))
+    finally:
+        for handle in files:
+            handle.close()
+    return pa.concat_tables(tables), vectors
 
 
 def mark_part(plan: StagePlan, part: str) -> None:
