@@ -21,6 +21,8 @@ docs/ARCHITECTURE.md for how to add a stage.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -76,7 +78,21 @@ class Step:
         rerun after a crash skips what finished (``StagePlan.unfinished``)."""
         self.run(plan, item)
         write_bytes_atomic(plan.corpus.fs, plan.finished_mark(self, item), b"")
+        release_memory()
         return item
+
+
+def release_memory() -> None:
+    """Hand what a task freed back to the system. Arrow's pool and glibc keep freed memory for
+    reuse, so a worker's size grew with the tasks it had run rather than with the largest
+    (fuzzy dedup of 1M documents in one process: 119 MB before the first task, 587 MB after the
+    last, no task over 330 MB above where it started)."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
 
 
 def each_part(plan: StagePlan) -> list[str]:
