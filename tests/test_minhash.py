@@ -368,7 +368,8 @@ def test_a_candidate_task_reads_about_partition_rows_band_rows(planted):
     def recording(step, plan, items):
         if step.name == "find-candidates":
             for bucket in items:
-                read[bucket] = sum(pq.read_metadata(path).num_rows for path in Path(corpus_dir).glob(f".staging/minhash-*/banded/{bucket}/*.parquet"))
+                files = plan.corpus.fs.glob(f"{plan.staging}/banded/{bucket}/*.parquet")
+                read[bucket] = sum(pq.read_metadata(plan.corpus.fs.open(path, "rb")).num_rows for path in files)
         yield from in_this_process(step, plan, items)
 
     Corpus.open(corpus_dir).forget_stages(["minhash"])
