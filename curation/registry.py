@@ -15,6 +15,7 @@ from curation.stage import Stage, StageConfig
 STAGE_MODULES = (
     "curation.ingest.stage",
     "scorers.stage",
+    "curation.tokens",
     "curation.exact_dedup",
     "curation.minhash.stage",
     "curation.embed.stage",

@@ -75,8 +75,13 @@ class Step:
 
     def run_item(self, plan: StagePlan, item) -> object:
         """A mapped step's task, in any executor: the step on ``item``, then its mark, so that a
-        rerun after a crash skips what finished (``StagePlan.unfinished``)."""
-        self.run(plan, item)
+        rerun after a crash skips what finished (``StagePlan.unfinished``). A user's mistake
+        found by a task (a tokenizer that fails on a document) is returned, not raised: no
+        executor retries it or logs a worker's traceback, and the driver raises it (``_mapped``)."""
+        try:
+            self.run(plan, item)
+        except UserError as error:
+            return error
         write_bytes_atomic(plan.corpus.fs, plan.finished_mark(self, item), b"")
         release_memory()
         return item
@@ -336,6 +341,8 @@ def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep, r
         bar = progress(stage_plan.name, len(todo), step.unit)
     with bar as advance:
         for item in map_step(step, stage_plan, todo):
+            if isinstance(item, UserError):
+                raise item
             advance(weights.get(item, 1) if weights else 1)
             work().advance()
 

@@ -44,7 +44,6 @@ SCORERS = {
     "langid": "scorers.langid:LanguageScorer",
     "quality_fasttext": "scorers.fasttext_quality:QualityScorer",
     "dataman": "scorers.dataman.scorer:DataManScorer",
-    "tokens": "scorers.tokens:TokenScorer",
     "reference_loss": "scorers.reference_loss:ReferenceLossScorer",
 }
 

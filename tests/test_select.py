@@ -13,7 +13,7 @@ from curation.cli import main
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.stage import run
-from scorers.stage import ScoreConfig
+from curation.tokens import TokensConfig
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_tokens_come_from_a_real_tokenizer_when_counted(corpus_dir):
     corpus = Corpus.open(corpus_dir)
     definition = orjson.loads(corpus.fs.cat_file(corpus.path("selections", "tok", "selection.json")))
     assert definition["counted_with"] == "estimate: characters / 4"
-    run(corpus_dir, ScoreConfig(scorer="tokens"))
+    run(corpus_dir, TokensConfig())
     assert main(["select", "tok", corpus_dir, "--random", "--budget", "5000", "--unit", "tokens"]) == 0
     definition = orjson.loads(corpus.fs.cat_file(corpus.path("selections", "tok", "selection.json")))
     taken = corpus.sql("SELECT sum(tokens.tokens) AS t FROM corpus JOIN selection_tok USING (id)")["t"][0].as_py()

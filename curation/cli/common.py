@@ -90,6 +90,9 @@ def record_lines(record) -> list[str]:
     lines = [head, f"  {dropped:,} marked to drop, {record.rows_out:,} kept"] if dropped else [head]
     if "dim" in details:
         lines.append(f"  {details['dim']}-d vectors")
+    if record.stage == "tokens":
+        lines.append(f"  {details['tokens']:,} {record.config['tokenizer']} tokens as {details['dtype']} "
+                     f"(a vocabulary of {details['vocabulary']:,})")
     if "ks" in details:
         lines.append(f"  clusters per level: {' > '.join(str(k) for k in details['ks'])}")
     lines += [f"  eps {value}: keeps {fraction:.1%}" for value, fraction in details.get("kept_fraction_by_eps", {}).items()]
