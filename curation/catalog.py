@@ -32,24 +32,24 @@ def report_sql(name: str) -> str:
     return files("curation.sql.reports").joinpath(f"{name}.sql").read_text()
 
 
-def view_definitions(corpus) -> str:
+def view_definitions(corpus, part: str | None = None) -> str:
+    """The views over the whole corpus, or with ``part`` over that docs part alone (the part of
+    every row-aligned attrs table with it), for work done part by part."""
     if not corpus.parts("docs"):
         raise UserError(f"{corpus.url} has no documents yet; run `curate ingest` first")
-    statements = [sql_file("views.sql", docs=_parts(corpus, "docs"), manifest=quote(corpus.uri(MANIFEST)))]
+    statements = [sql_file("views.sql", docs=_parts(corpus, "docs", part=part), manifest=quote(corpus.uri(MANIFEST)))]
     rejects = f"read_parquet({_parts(corpus, 'rejects')})" if corpus.parts("rejects") else _empty(REJECTS_SCHEMA)
     statements.append(sql_file("table_view.sql", view="rejects", relation=rejects))
     stages = corpus.attrs_stages()
     for stage in stages:
-        relation = f"read_parquet({_parts(corpus, 'attrs', stage)})"
+        aligned = part if part is not None and corpus.is_current(stage) else None
+        relation = f"read_parquet({_parts(corpus, 'attrs', stage, part=aligned)})"
         statements.append(sql_file("table_view.sql", view=identifier(stage), relation=relation))
     for name in corpus.selections():
         relation = f"read_parquet({_parts(corpus, 'selections', name)})"
         statements.append(sql_file("table_view.sql", view=identifier(f"selection_{name}"), relation=relation))
     for name in corpus.mixtures():
-        fmt = orjson.loads(corpus.fs.cat_file(corpus.path("mixtures", name, "manifest.json")))["format"]
-        reader = "read_parquet" if fmt == "parquet" else "read_json_auto"
-        files = quote(corpus.uri("mixtures", name, "data", "*", f"part-*.{fmt}"))
-        statements.append(sql_file("mixture_view.sql", view=identifier(f"mixture_{name}"), reader=reader, files=files))
+        statements.append(_mixture_view(corpus, name))
     statements.append(
         sql_file(
             "corpus_view.sql",
@@ -61,6 +61,18 @@ def view_definitions(corpus) -> str:
     )
     statements += _funnel_views(corpus, stages)
     return "\n".join(statements)
+
+
+def _mixture_view(corpus, name: str) -> str:
+    """What a mixture holds: its text files, or the lineage beside its token files."""
+    fmt = orjson.loads(corpus.fs.cat_file(corpus.path("mixtures", name, "manifest.json")))["format"]
+    view = identifier(f"mixture_{name}")
+    if fmt in ("megatron", "mds"):
+        return sql_file("mixture_token_files_view.sql", view=view,
+                        files=quote(corpus.uri("mixtures", name, "data", "*", "documents.parquet")))
+    reader = "read_parquet" if fmt == "parquet" else "read_json_auto"
+    files = quote(corpus.uri("mixtures", name, "data", "*", f"part-*.{fmt}"))
+    return sql_file("mixture_view.sql", view=view, reader=reader, files=files)
 
 
 def _funnel_views(corpus, tables: list[str]) -> list[str]:
@@ -90,8 +102,8 @@ def _attrs_join(corpus, stage: str, alias: str) -> str:
     return f"LEFT JOIN {identifier(stage)} AS {alias} ON {alias}.id = docs.id"
 
 
-def _parts(corpus, *table: str) -> str:
-    return quote(corpus.uri(*table, "part-*.parquet"))
+def _parts(corpus, *table: str, part: str | None = None) -> str:
+    return quote(corpus.uri(*table, f"{part or 'part-*'}.parquet"))
 
 
 def _empty(schema: pa.Schema) -> str:
@@ -104,12 +116,12 @@ def _empty(schema: pa.Schema) -> str:
 class Catalog:
     """``with Catalog(corpus) as catalog: catalog.query("SELECT ...")``"""
 
-    def __init__(self, corpus):
+    def __init__(self, corpus, part: str | None = None):
         self.corpus = corpus
         self._tmp = tempfile.TemporaryDirectory(prefix="curation-catalog-")
         database = str(Path(self._tmp.name) / "catalog.duckdb")
         with connect(corpus.fs, database) as writer:
-            writer.execute(view_definitions(corpus))
+            writer.execute(view_definitions(corpus, part))
         self.connection = connect(corpus.fs, database, read_only=True)
 
     def __enter__(self) -> Catalog:

@@ -4,6 +4,7 @@ is named after the stage, and each mapped step is a task per item, named after t
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
@@ -14,9 +15,21 @@ from prefect.futures import as_completed
 from prefect.settings import temporary_settings
 
 from curation.corpus import Corpus, StageRecord
+from curation.errors import UserError
 from curation.registry import stage_of
 from curation.stage import StageConfig, StagePlan, Step, execute, plan, prepared
 from flows.runtime import task_runner
+
+
+class _ReportedByTheCommand(logging.Filter):
+    """A user's mistake ends the command with one line; Prefect's flow engine would also log it
+    with a traceback (the flow run's state still says why it failed)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], UserError))
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_ReportedByTheCommand())
 
 
 # Stages resume from their own staging areas, so Prefect caches nothing.

@@ -67,6 +67,24 @@ def write_jsonl_gz(path: Path, records: list) -> Path:
     return write_jsonl(path, records, gzip.open)
 
 
+def three_domains(folder: Path) -> list:
+    """Real text in three domains of unequal size (docs 240, code 60, literature 300), one JSONL
+    each: the input of the mixture tests, as InputSpecs."""
+    import itertools
+
+    from curation.demo import sources
+    from curation.demo.build import DEFAULT_DATA_DIR
+    from curation.ingest.units import InputSpec
+
+    root = DEFAULT_DATA_DIR / "root"
+    groups = {"docs": (sources.linux_docs(root), 240), "code": (sources.python_stdlib(), 60),
+              "literature": (sources.fortunes(root), 300)}
+    for domain, (texts, count) in groups.items():
+        write_jsonl(folder / f"{domain}.jsonl", [{"id": f"{domain}-{i}", "text": t[:3000]}
+                                                  for i, (_, t) in enumerate(itertools.islice(texts, count))])
+    return [InputSpec(str(folder / f"{d}.jsonl"), source=d, domain=d) for d in groups]
+
+
 def stdlib_texts(count: int, min_chars: int = 200) -> list[tuple[str, str]]:
     """Real text for tests: modules of this interpreter's standard library."""
     import sysconfig

@@ -30,7 +30,7 @@ from scorers.stage import ScoreConfig
 
 def test_pipeline_order_follows_from_what_each_stage_reads():
     assert [stage.name for stage in registry.stages()] == [
-        "ingest", "score", "exact_dedup", "minhash", "embed", "clusters", "semdedup"]
+        "ingest", "score", "tokens", "exact_dedup", "minhash", "embed", "clusters", "semdedup"]
     for position, stage in enumerate(registry.stages()):
         earlier = {s.name for s in registry.stages()[:position]}
         assert set(stage.reads) | set(stage.reads_if_present) <= earlier, stage.name

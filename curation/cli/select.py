@@ -42,4 +42,3 @@ def mix(name, corpus_dir, **values) -> None:
     corpus = Corpus.open(corpus_dir)
     with corpus.writer_lock("mix"):
         echo_lines(emit_mixture(corpus_dir, name, config))
-    click.echo(f"read it: from curation.mixture import stream; stream({corpus.path('mixtures', name)!r})")

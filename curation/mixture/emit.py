@@ -1,10 +1,12 @@
 """Writing a mixture: ``mixtures/<name>/`` holds what a trainer needs and nothing else.
 
     data/<domain>/part-*.parquet   id, text, tokens; a selection's repeats as copies; shuffled by seed
-                                   (part-*.jsonl with format=jsonl)
+                                   (part-*.jsonl with format=jsonl; token files a trainer opens
+                                   with format=megatron or mds: curation.mixture.token_files)
     manifest.json                  domains (documents, tokens, parts, epochs), phases (start, end,
                                    token weights, draw probabilities, steps), budget, seed, tokenizer,
-                                   exports (Megatron/NeMo blends, interleave_datasets probabilities),
+                                   exports (interleave_datasets probabilities, Megatron/NeMo blends
+                                   or Streaming proportions),
                                    warnings, lineage (corpus, documents, selection, the full config as ``spec``)
 
 Everything is written to a temporary folder and published whole; the same corpus, config
@@ -26,6 +28,7 @@ from curation.corpus import Corpus, write_bytes_atomic
 from curation.duck import quote, sql_file
 from curation.fingerprint import fingerprint
 from curation.mixture.plan import MixtureConfig, MixturePlan, plan_mixture
+from curation.mixture.token_files import TOKEN_FORMATS, write_token_files
 from curation.select.store import check_name
 
 MANIFEST = "manifest.json"
@@ -58,7 +61,6 @@ def write_domain(catalog: Catalog, corpus: Corpus, plan: MixturePlan, domain: st
 
 def manifest(corpus: Corpus, name: str, plan: MixturePlan, parts: dict[str, list[dict]]) -> dict:
     config = plan.config
-    domains = list(plan.domains)
     first = 0
     phases = []
     for phase, probabilities, steps in zip(plan.phases, plan.probabilities, plan.steps, strict=True):
@@ -79,19 +81,29 @@ def manifest(corpus: Corpus, name: str, plan: MixturePlan, parts: dict[str, list
                         "parts": parts[d], "tokens_drawn": plan.consumed[d], "epochs": plan.epochs[d]}
                     for d, s in plan.domains.items()},
         "phases": phases,
-        "exports": {
-            # Megatron-LM / NeMo --data-path per phase, for prefixes made by Megatron's
-            # tools/preprocess_data.py --input data/<domain>/ --output-prefix megatron/<domain>.
-            "megatron_blend": [" ".join(f"{p['weights'].get(d, 0.0):.6g} megatron/{plan.domains[d].folder}_text_document"
-                                        for d in domains if p["weights"].get(d, 0.0) > 0) for p in phases],
-            # datasets.interleave_datasets(probabilities=...) over the domains in this order.
-            "interleave_datasets": [{"domains": domains, "probabilities": [p["probabilities"].get(d, 0.0) for d in domains]}
-                                    for p in phases],
-        },
+        "exports": exports(plan, phases),
         "warnings": plan.warnings,
         "lineage": {"corpus": corpus.url, "docs_fingerprint": corpus.docs_fingerprint(), "selection": selection,
                     "spec": config.model_dump(mode="json"), "spec_fingerprint": fingerprint(config.model_dump(mode="json"))},
     }
+
+
+def exports(plan: MixturePlan, phases: list[dict]) -> dict:
+    """What each trainer is given per phase, for the mixture's format."""
+    domains = list(plan.domains)
+    if plan.config.format == "megatron":
+        # Megatron-LM / NeMo --data-path: weight and prefix pairs. Its BlendedDataset draws
+        # samples of seq_length tokens in proportion to the weights, so token shares are the weights.
+        return {"megatron_blend": [" ".join(f"{p['weights'][d]:.6g} data/{plan.domains[d].folder}/tokens"
+                                            for d in domains if p["weights"].get(d, 0.0) > 0) for p in phases]}
+    if plan.config.format == "mds":
+        # streaming.Stream(local=data/<domain>, proportion=...): proportions are of samples, and a
+        # sample is a document, so they are the phase's draw probabilities.
+        return {"mds_streams": [[{"local": f"data/{plan.domains[d].folder}", "proportion": p["probabilities"][d]}
+                                 for d in domains if p["probabilities"].get(d, 0.0) > 0] for p in phases]}
+    # datasets.interleave_datasets(probabilities=...) over the domains in this order.
+    return {"interleave_datasets": [{"domains": domains, "probabilities": [p["probabilities"].get(d, 0.0) for d in domains]}
+                                    for p in phases]}
 
 
 def emit_mixture(corpus_url: str, name: str, config: MixtureConfig) -> list[str]:
@@ -101,8 +113,11 @@ def emit_mixture(corpus_url: str, name: str, config: MixtureConfig) -> list[str]
     check_name(name, "a mixture name")
     plan = plan_mixture(corpus, config)
     staging = corpus.path("mixtures", f".{name}-{uuid.uuid4().hex}")
-    with Catalog(corpus) as catalog:
-        parts = {domain: write_domain(catalog, corpus, plan, domain, staging) for domain in plan.domains}
+    if config.format in TOKEN_FORMATS:
+        parts = write_token_files(corpus, plan, staging)
+    else:
+        with Catalog(corpus) as catalog:
+            parts = {domain: write_domain(catalog, corpus, plan, domain, staging) for domain in plan.domains}
     document = manifest(corpus, name, plan, parts)
     write_bytes_atomic(corpus.fs, f"{staging}/{MANIFEST}", orjson.dumps(document, option=orjson.OPT_INDENT_2))
     corpus.publish(staging, f"mixtures/{name}")
@@ -114,4 +129,18 @@ def emit_mixture(corpus_url: str, name: str, config: MixtureConfig) -> list[str]
         lines.append(f"  {phase['start']:.2f}-{phase['end']:.2f} of training: {weights}")
     lines.append("  epochs: " + ", ".join(f"{d} {e:.2f}" for d, e in plan.epochs.items()))
     lines += [f"warning: {w}" for w in plan.warnings]
-    return lines
+    return lines + reading_lines(document, corpus.path("mixtures", name))
+
+
+def reading_lines(document: dict, folder: str) -> list[str]:
+    """How a trainer opens the mixture, with the folder's paths."""
+    exports = document["exports"]
+    if "megatron_blend" in exports:
+        return [f"  Megatron-LM --data-path, {p['start']:.2f}-{p['end']:.2f} of training: "
+                + " ".join(w if n % 2 == 0 else f"{folder}/{w}" for n, w in enumerate(blend.split()))
+                for p, blend in zip(document["phases"], exports["megatron_blend"], strict=True)]
+    if "mds_streams" in exports:
+        return [f"  streaming.Stream(local=..., proportion=...), {p['start']:.2f}-{p['end']:.2f} of training: "
+                + ", ".join(f"{folder}/{s['local']} {s['proportion']:.6g}" for s in streams)
+                for p, streams in zip(document["phases"], exports["mds_streams"], strict=True)]
+    return [f"read it: from curation.mixture import stream; stream({folder!r})"]

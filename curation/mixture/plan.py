@@ -65,7 +65,9 @@ class MixtureConfig(BaseModel):
     tokens: float | None = Field(None, gt=0, description="The token budget (default: every available token once).")
     warn_epochs: float = Field(4.0, gt=0, description="Warn when a domain repeats more.")
     max_epochs: float | None = Field(None, gt=0, description="Refuse a budget that repeats a domain more.")
-    format: Literal["parquet", "jsonl"] = Field("parquet", description="Of the data files.")
+    format: Literal["parquet", "jsonl", "megatron", "mds"] = Field(
+        "parquet", description="Of the data files: parquet or jsonl (text), megatron (.bin/.idx) or mds (MosaicML "
+                               "Streaming), both of the tokens stage's ids.")
     rows_per_part: int = Field(100_000, gt=0, description="Rows per data file.")
     seed: int = Field(0, description="Seed of the order of documents inside a domain.")
 

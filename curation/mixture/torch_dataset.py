@@ -3,9 +3,11 @@
     from curation.mixture.torch_dataset import MixtureDataset
     loader = torch.utils.data.DataLoader(MixtureDataset("corpus/mixtures/demo"), batch_size=8,
                                          num_workers=2, collate_fn=list)
+    loader = torch.utils.data.DataLoader(MixtureDataset("corpus/mixtures/tokens", seq_len=2048),
+                                         batch_size=8, num_workers=2, collate_fn=list)
 
-With several DataLoader workers, worker w of n yields the steps s with s % n == w, so together
-they yield every step once and the loader's order interleaves them.
+With several DataLoader workers, worker w of n reads only the steps s with s % n == w (the
+stream's ``share``): together they yield every step once, and the loader's order interleaves them.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ from curation.mixture.stream import stream
 
 
 class MixtureDataset(IterableDataset):
-    def __init__(self, manifest: str | Path, start_step: int = 0):
-        self.manifest, self.start_step = manifest, start_step
+    def __init__(self, manifest: str | Path, start_step: int = 0, seq_len: int | None = None):
+        self.manifest, self.start_step, self.seq_len = manifest, start_step, seq_len
 
     def __iter__(self) -> Iterator[dict]:
         worker = get_worker_info()
-        workers, number = (worker.num_workers, worker.id) if worker is not None else (1, 0)
-        for document in stream(self.manifest, self.start_step):
-            if document["step"] % workers == number:
-                yield document
+        share = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        return stream(self.manifest, self.start_step, seq_len=self.seq_len, share=share)

@@ -50,7 +50,9 @@ class LocalRater:
         tokenizer, model = _load(self.path)
         prompts = [tokenizer.apply_chat_template(self.prompt(text), tokenize=False, add_generation_prompt=True)
                    for text in texts]
-        inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        # A decoder-only model takes no token_type_ids; transformers 4.x's generate refuses them.
+        inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False,
+                           return_token_type_ids=False).to(model.device)
         with torch.inference_mode():
             generated = model.generate(**inputs, max_new_tokens=self.max_tokens, do_sample=False,
                                        pad_token_id=tokenizer.pad_token_id)
