@@ -2,10 +2,12 @@
 commands), beside a bare one-process `Tokenizer.encode_batch` loop over the same texts and
 datatrove's MegatronDocumentTokenizer with 2 tasks on the same documents; GPT-2's BPE everywhere.
 
-    python benchmarks/tokens.py --sizes 1024 2048 [--datatrove-python /path/to/venv/bin/python]
+    python benchmarks/tokens.py --sizes 1024 [--datatrove-python /path/to/venv/bin/python]
+    python benchmarks/tokens.py --sizes 2048 --curate-only
 
 Texts: the shared real-text JSONL (benchmarks/common.py), ingested first (not timed). The bare
-loop is the ceiling of one core: 2 workers at 80% of it each, plus writing, is 1.6x. Peak RSS is
+loop on one core is the ceiling of one core: 2 workers at 80% of it each, plus writing, is 1.6x;
+the bare loop with the tokenizers library's own threads is given beside. Peak RSS is
 given for the `curate` process and for the largest other process (a worker); neither should grow
 with the corpus.
 """
@@ -13,6 +15,7 @@ with the corpus.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -36,18 +39,25 @@ if __name__ == "__main__":
 """
 
 
-def bare_loop(corpus_dir: Path) -> tuple[float, int]:
-    """Seconds and tokens of encode_batch over every document, batches of 1,024, one process."""
+def bare_loop(corpus_dir: Path, threads: bool) -> tuple[float, int]:
+    """Seconds and tokens of encode_batch over every document, batches of 1,024, one process:
+    on one core, or with the tokenizers library's own threads (one per core)."""
     from curation.tokens import BATCH, load_tokenizer
 
     corpus, tokenizer = Corpus.open(str(corpus_dir)), load_tokenizer("gpt2")
     seconds, tokens = 0.0, 0
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    # The library reads this at every call (tokenizers' parallelism setting).
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads else "false"
     for part in corpus.parts("docs"):
         for batch in corpus.iter_batches("docs", part, ["text"], batch_size=BATCH):
             texts = batch.column("text").to_pylist()
             started = time.time()
             tokens += sum(len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False))
             seconds += time.time() - started
+    os.environ.pop("TOKENIZERS_PARALLELISM")
+    if before is not None:
+        os.environ["TOKENIZERS_PARALLELISM"] = before
     return seconds, tokens
 
 
@@ -68,6 +78,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024])
     parser.add_argument("--work", type=Path, default=HERE / "out")
     parser.add_argument("--datatrove-python", default=None)
+    parser.add_argument("--curate-only", action="store_true", help="no bare loops or peer: the memory check at a larger size")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
@@ -85,9 +96,12 @@ def main() -> None:
         rows.append((size, "`curate tokens` + `curate mix --format megatron` (whole commands)",
                      tokens_run.seconds + mix_run.seconds, tokens, text_mb,
                      max(tokens_run.driver_peak, mix_run.driver_peak), max(tokens_run.worker_peak, mix_run.worker_peak)))
-        bare_seconds, bare_tokens = bare_loop(corpus_dir)
-        rows.append((size, "bare `Tokenizer.encode_batch` loop, one process", bare_seconds, bare_tokens, text_mb,
-                     None, None))
+        if args.curate_only:
+            continue
+        for threads, what in ((False, "one core"), (True, "its own threads on every core")):
+            bare_seconds, bare_tokens = bare_loop(corpus_dir, threads)
+            rows.append((size, f"bare `Tokenizer.encode_batch` loop, one process, {what}", bare_seconds, bare_tokens,
+                         text_mb, None, None))
         if args.datatrove_python:
             work = args.work / f"datatrove-tokens-{size}"
             shutil.rmtree(work, ignore_errors=True)
