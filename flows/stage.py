@@ -30,6 +30,9 @@ class _ReportedByTheCommand(logging.Filter):
 
 
 logging.getLogger("prefect.flow_runs").addFilter(_ReportedByTheCommand())
+# At exit Prefect drains its queue of events to the server and, on a loaded machine, says so with
+# "Still processing items" under the bare logger name EventsWorker: nothing the user acts on.
+logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 
 # Stages resume from their own staging areas, so Prefect caches nothing.
