@@ -13,7 +13,6 @@ matched with punctuation stripped; lines are split on newlines, paragraphs on bl
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -21,14 +20,28 @@ import pyarrow as pa
 
 from scorers.base import Scorer
 
+try:
+    from scorers._heuristics import Kernel
+except ImportError as error:  # the source tree was updated without reinstalling
+    raise ImportError("the heuristics kernel is not built: run scripts/install (pip install -e .)") from error
+
 PUNCTUATION = "".join(chr(c) for c in range(128) if not chr(c).isalnum() and not chr(c).isspace())
-PARAGRAPHS = re.compile(r"\n\s*\n")
-SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
-TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "\u201d", "\u2019", "\u3002")
+TERMINAL_PUNCTUATION = ".!?\"'\u201d\u2019\u3002"  # a line that ends in one ends a sentence
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+C4_PHRASES = ("javascript", *POLICY_PHRASES)
+C4_CLUES = ("javascript", "cookie", "terms of use", "privacy policy")  # each phrase holds one
 FAMILIES = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_FRACTIONS = [(f"top_{n}gram_frac", pa.float32()) for n in (2, 3, 4)] + [(f"dup_{n}gram_frac", pa.float32()) for n in range(5, 11)]
+MEASURED = [  # the attrs columns, in this order
+    ("words", pa.int32()), ("avg_word_length", pa.float32()), ("symbol_word_ratio", pa.float32()),
+    ("bullet_lines_ratio", pa.float32()), ("ellipsis_lines_ratio", pa.float32()), ("alpha_words_ratio", pa.float32()),
+    ("stop_words", pa.int32()), ("dup_line_frac", pa.float32()), ("dup_para_frac", pa.float32()),
+    ("dup_line_char_frac", pa.float32()), ("dup_para_char_frac", pa.float32()), *_FRACTIONS,
+    ("c4_lines_kept_ratio", pa.float32()), ("c4_sentences", pa.int32()), ("lorem_ipsum", pa.bool_()),
+    ("curly_bracket", pa.bool_()), ("line_punct_ratio", pa.float32()), ("short_line_ratio", pa.float32()),
+    ("char_dup_ratio", pa.float32()), ("newline_ratio", pa.float32()),
+]
 
 
 @dataclass(frozen=True)
@@ -69,124 +82,35 @@ class HeuristicThresholds:
     max_newline_ratio: float = 0.3
 
 
-def measure(text: str, limits: HeuristicThresholds) -> dict:
-    """Every measured value of one document."""
-    words = text.split()
-    n_words = max(len(words), 1)
-    lower_words = [w.lower() for w in words]
-    lines = text.split("\n")
-    stripped = [line.strip() for line in lines]
-    non_empty = [line for line in stripped if line]
-    paragraphs = [p.strip() for p in PARAGRAPHS.split(text.strip()) if p.strip()]
-    chars = max(len(text), 1)
-    alpha_words = [w for w in words if any(c.isalpha() for c in w)]
-    dup_lines, dup_paras = _duplicates(non_empty), _duplicates(paragraphs)
-    values = {
-        "words": len(words),
-        "avg_word_length": sum(map(len, alpha_words)) / len(alpha_words) if alpha_words else 0.0,
-        "symbol_word_ratio": (text.count("#") + text.count("...") + text.count("\u2026")) / n_words,
-        "bullet_lines_ratio": _share(non_empty, lambda line: line.startswith(("\u2022", "-", "*"))),
-        "ellipsis_lines_ratio": _share(non_empty, lambda line: line.endswith(("...", "\u2026"))),
-        "alpha_words_ratio": len(alpha_words) / n_words,
-        "stop_words": sum(1 for w in lower_words if w.strip(PUNCTUATION) in STOP_WORDS),
-        "dup_line_frac": dup_lines[0] / max(len(non_empty), 1),
-        "dup_para_frac": dup_paras[0] / max(len(paragraphs), 1),
-        "dup_line_char_frac": dup_lines[1] / chars,
-        "dup_para_char_frac": dup_paras[1] / chars,
-    }
-    ngrams = _WordNgrams(lower_words)
-    for n in (2, 3, 4):
-        values[f"top_{n}gram_frac"] = ngrams.top_share(n)
-    for n in range(5, 11):
-        values[f"dup_{n}gram_frac"] = ngrams.duplicated_share(n)
-    c4_lines = [line for line in non_empty if _c4_keeps_line(line, limits)]
-    lowered = text.lower()
-    values.update({
-        "c4_lines_kept_ratio": len(c4_lines) / max(len(non_empty), 1),
-        "c4_sentences": len(SENTENCE_END.findall(" ".join(c4_lines))),
-        "lorem_ipsum": "lorem ipsum" in lowered,
-        "curly_bracket": "{" in text,
-        "line_punct_ratio": _share(non_empty, lambda line: line.endswith(TERMINAL_PUNCTUATION)),
-        "short_line_ratio": _share(non_empty, lambda line: len(line) <= limits.short_line_length),
-        "char_dup_ratio": dup_lines[1] / max(len(text.replace("\n", "")), 1),
-        "newline_ratio": text.count("\n") / n_words,
-    })
+def measure(texts: list[str], limits: HeuristicThresholds) -> dict[str, np.ndarray]:
+    """Every measured value of every text, by name, as arrays (the rules' definitions, one
+    document at a time in Python, are in tests/heuristics_reference.py)."""
+    lowered = [text.lower() for text in texts]
+    kernel = Kernel(TERMINAL_PUNCTUATION, STOP_WORDS, limits.short_line_length, limits.min_words_per_line,
+                    limits.max_word_length)
+    values = kernel.measure(texts, lowered, [_banned_lines(text) for text in lowered])
+    values["lorem_ipsum"] = np.array(["lorem ipsum" in text for text in lowered], dtype=bool)
+    values["curly_bracket"] = np.array(["{" in text for text in texts], dtype=bool)
     return values
 
 
-def _share(items: list[str], predicate) -> float:
-    return sum(1 for item in items if predicate(item)) / len(items) if items else 0.0
+def _banned_lines(lowered: str) -> set[int] | None:
+    """The lines C4 drops for a phrase (by number), or None: the phrases are found in the whole
+    text at C speed, so only the rare text that has one pays for finding its lines."""
+    if not any(clue in lowered for clue in C4_CLUES):
+        return None
+    lines = None
+    for phrase in C4_PHRASES:
+        start = lowered.find(phrase)
+        while start >= 0:
+            lines = lines or set()
+            lines.add(lowered.count("\n", 0, start))
+            start = lowered.find(phrase, start + 1)
+    return lines
 
 
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """(items that repeat an earlier one, their characters)."""
-    seen, count, characters = set(), 0, 0
-    for item in items:
-        if item in seen:
-            count += 1
-            characters += len(item)
-        else:
-            seen.add(item)
-    return count, characters
-
-
-class _WordNgrams:
-    """The words of one document as integers, and each n-gram as one 64-bit rolling hash, so
-    the repetition rules count with numpy rather than with tuples in Python."""
-
-    def __init__(self, words: list[str]):
-        self.ids = np.fromiter((hash(w) for w in words), dtype=np.int64, count=len(words)).view(np.uint64)
-        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        self.ends = np.concatenate([[0], np.cumsum(self.lengths)])
-
-    def hashes(self, n: int) -> np.ndarray:
-        count = len(self.ids) - n + 1
-        if count <= 0:
-            return np.zeros(0, dtype=np.uint64)
-        combined = np.zeros(count, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(n):
-                combined = combined * _MULTIPLIER + self.ids[k : k + count]
-        return combined
-
-    def top_share(self, n: int) -> float:
-        """Characters of the most frequent n-gram (the earliest on ties), times its count, over
-        the characters of all words."""
-        grams = self.hashes(n)
-        if len(grams) == 0:
-            return 0.0
-        _, first, counts = np.unique(grams, return_index=True, return_counts=True)
-        best = counts.max()
-        if best <= 1:
-            return 0.0
-        start = int(first[counts == best].min())
-        return float((self.ends[start + n] - self.ends[start]) * best / max(self.ends[-1], 1))
-
-    def duplicated_share(self, n: int) -> float:
-        """Characters of words inside an n-gram seen earlier in the text, over all characters."""
-        grams = self.hashes(n)
-        if len(grams) == 0 or self.ends[-1] == 0:
-            return 0.0
-        repeated = np.ones(len(grams), dtype=bool)
-        repeated[np.unique(grams, return_index=True)[1]] = False
-        starts = np.flatnonzero(repeated)
-        edges = np.zeros(len(self.ids) + 1, dtype=np.int64)
-        np.add.at(edges, starts, 1)
-        np.add.at(edges, starts + n, -1)
-        covered = np.cumsum(edges[:-1]) > 0
-        return float(self.lengths[covered].sum() / self.ends[-1])
-
-
-def _c4_keeps_line(line: str, limits: HeuristicThresholds) -> bool:
-    lowered = line.lower()
-    words = line.split()
-    return (line.endswith(TERMINAL_PUNCTUATION) and len(words) >= limits.min_words_per_line
-            and max(map(len, words)) <= limits.max_word_length and "javascript" not in lowered
-            and not any(phrase in lowered for phrase in POLICY_PHRASES))
-
-
-def failures(values: dict, limits: HeuristicThresholds) -> dict[str, list[str]]:
-    """The rules each family fails, in the order the pipelines check them."""
+def rules(values: dict, limits: HeuristicThresholds) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Each family's rules, in the order the pipelines check them: (name, failed per document)."""
     gopher_quality = [
         ("min_doc_words", values["words"] < limits.min_doc_words),
         ("max_doc_words", values["words"] > limits.max_doc_words),
@@ -212,8 +136,7 @@ def failures(values: dict, limits: HeuristicThresholds) -> dict[str, list[str]]:
         ("char_dup_ratio", values["char_dup_ratio"] > limits.max_char_dup_ratio),
         ("newline_ratio", values["newline_ratio"] > limits.max_newline_ratio),
     ]
-    rules = {"gopher_quality": gopher_quality, "gopher_repetition": repetition, "c4": c4, "fineweb": fineweb}
-    return {family: [name for name, failed in checks if failed] for family, checks in rules.items()}
+    return {"gopher_quality": gopher_quality, "gopher_repetition": repetition, "c4": c4, "fineweb": fineweb}
 
 
 class HeuristicsScorer(Scorer):
@@ -229,19 +152,20 @@ class HeuristicsScorer(Scorer):
 
     @property
     def schema(self) -> pa.Schema:
-        sample = measure("", self.limits)
-        types = {bool: pa.bool_(), int: pa.int32(), float: pa.float32()}
-        measured = [(name, types[type(value)]) for name, value in sample.items()]
         verdicts = [(family, pa.bool_()) for family in FAMILIES]
-        return pa.schema([*measured, *verdicts, ("keep", pa.bool_()), ("reason", pa.string())])
+        return pa.schema([*MEASURED, *verdicts, ("keep", pa.bool_()), ("reason", pa.string())])
 
     def score(self, batch: pa.RecordBatch) -> pa.Table:
-        rows = []
-        for text in batch.column("text").to_pylist():
-            values = measure(text, self.limits)
-            failed = failures(values, self.limits)
-            values.update({family: not failed[family] for family in FAMILIES})
-            first = next((f"{family}:{rules[0]}" for family, rules in failed.items() if rules), None)
-            values.update(keep=first is None, reason=first)
-            rows.append(values)
-        return pa.Table.from_pylist(rows, schema=self.schema)
+        values = measure(batch.column("text").to_pylist(), self.limits)
+        columns = {name: values[name].astype(type.to_pandas_dtype()) for name, type in MEASURED}
+        reason = np.full(batch.num_rows, None, dtype=object)
+        undecided = np.ones(batch.num_rows, dtype=bool)
+        for family, checks in rules(values, self.limits).items():
+            passed = np.ones(batch.num_rows, dtype=bool)
+            for rule, failed in checks:
+                reason[failed & undecided] = f"{family}:{rule}"  # the first rule that fails
+                undecided &= ~failed
+                passed &= ~failed
+            columns[family] = passed
+        columns.update(keep=undecided, reason=reason)
+        return pa.table(columns, schema=self.schema)

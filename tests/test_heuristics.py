@@ -1,14 +1,18 @@
-"""Heuristic filters: a text written to trip each rule fails with that rule as the reason; the
-stage writes every measured value, its reasons add up in SQL, runs on Dask like in-process, and
-resumes after SIGKILL."""
+"""Heuristic filters: the compiled kernel gives every value the per-document Python definition
+gives, on real text, on text made to repeat and on strings of awkward characters; a text written
+to trip each rule fails with that rule as the reason; the stage writes every measured value, its
+reasons add up in SQL, runs on Dask like in-process, and resumes after SIGKILL."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import CURATE, kill_once_staged, stdlib_texts, write_jsonl
+from heuristics_reference import measure as reference
 
 from curation import Corpus
 from curation.errors import UserError
@@ -16,6 +20,7 @@ from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.stage import run
 from scorers.base import get_scorer
+from scorers.heuristics import HeuristicThresholds, measure
 from scorers.stage import ScoreConfig
 
 GOOD = [
@@ -42,6 +47,45 @@ def word(i: int) -> str:
 def reason(text: str, **options) -> str | None:
     table = get_scorer("heuristics", **options).score(pa.record_batch({"text": pa.array([text])}))
     return table["reason"][0].as_py()
+
+
+# Characters where Python's notion of whitespace, letters and case is easy to get wrong: Unicode
+# spaces and separators (\x1c-\x1f and \x85 split words, \u200b and \ufeff do not), dotted
+# capital I (lower-cases to two code points), final sigma, CJK and combining marks, and the
+# characters the rules look for (terminal punctuation, bullets, ellipses, braces, phrases).
+AWKWARD = list("ab AZ09.!?\n\n\r\t\x0b\x0c#\u2026\u2022-*\"'\u201d\u2019\u3002{}\u0130\u03a3\u03c3\u03c2\u00e9\u0301\u4e2d") + [
+    "...", "\u00a0", "\u2003", "\u3000", "\x1c", "\x1f", "\x85", "\u2028", "\u200b", "\ufeff", "\x00", "\x7f",
+    "lorem ipsum", "JavaScript", " the ", "THE", "(and)", "cookie policy", "\n\n", "\n \n", " word "]
+
+
+def awkward_texts(count: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(AWKWARD) for _ in range(rng.randint(0, 400))) for _ in range(count)]
+
+
+def repeating_texts() -> list[str]:
+    """Real text with lines, paragraphs and passages repeated, so every repetition rule has work."""
+    texts = []
+    for i, (_, text) in enumerate(stdlib_texts(60)):
+        lines, paragraphs = text[:3000].split("\n"), text[:3000].split("\n\n")
+        texts += ["\n".join(lines + lines[: i % 20]), "\n\n".join(paragraphs + paragraphs[::3]),
+                  text[:800] * (1 + i % 4), " ".join(text[:2000].split()[: 50 + i])]
+    return texts
+
+
+def test_the_kernel_gives_every_value_the_python_definition_gives():
+    texts = ([t[:6000] for _, t in stdlib_texts(150)] + repeating_texts() + awkward_texts(2000)
+             + ["\n".join(GOOD), "", " ", "\n\n\n", ".....", "\ufeffThe BOM", "\u0130STANBUL \u039f\u0394\u039f\u03a3 the",
+                "a\r\n\r\nb\r\n", "x" * 200_000, "word " * 30_000])
+    limits = HeuristicThresholds()
+    fast = measure(texts, limits)
+    slow = [reference(text, limits) for text in texts]
+    assert set(fast) == set(slow[0])
+    for name in slow[0]:
+        expected = np.array([values[name] for values in slow])
+        differing = np.flatnonzero(fast[name] != expected)
+        assert len(differing) == 0, f"{name}: {len(differing)} texts differ, e.g. {texts[differing[0]][:60]!r}"
+    assert len({float(v) for v in fast["dup_5gram_frac"]}) > 20 and fast["c4_sentences"].max() > 10  # not all zeros
 
 
 def test_a_plain_well_formed_text_passes_every_rule():
