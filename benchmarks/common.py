@@ -83,6 +83,10 @@ class Usage:
     worker_peak: int  # bytes, the largest other process
     driver_cpu: float  # seconds
     total_cpu: float
+    timeline: list[tuple[float, int]]  # (unix time, bytes of the whole tree) every 50 ms
+
+    def tree_peak_between(self, start: float, end: float) -> int:
+        return max((rss for at, rss in self.timeline if start <= at <= end), default=0)
 
 
 def measure_processes(command: list[str], others: list[int] = ()) -> Usage:
@@ -90,7 +94,7 @@ def measure_processes(command: list[str], others: list[int] = ()) -> Usage:
     ``others`` (the pids of an external cluster's workers) every 50 ms."""
     started = time.time()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    driver, tree_peak, peaks, cpu = psutil.Process(process.pid), 0, {}, {}
+    driver, tree_peak, peaks, cpu, timeline = psutil.Process(process.pid), 0, {}, {}, []
     baseline = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in others}
     done = threading.Event()
 
@@ -110,6 +114,7 @@ def measure_processes(command: list[str], others: list[int] = ()) -> Usage:
                 except psutil.Error:
                     pass
             tree_peak = max(tree_peak, rss)
+            timeline.append((time.time(), rss))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -120,7 +125,7 @@ def measure_processes(command: list[str], others: list[int] = ()) -> Usage:
     if process.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed:\n{output[-3000:]}")
     return Usage(time.time() - started, output, tree_peak, peaks.pop(process.pid, 0), max(peaks.values(), default=0),
-                 cpu.get(process.pid, 0.0), sum(cpu.values()))
+                 cpu.get(process.pid, 0.0), sum(cpu.values()), timeline)
 
 
 def output_checksums(corpus) -> dict[str, dict]:

@@ -4,20 +4,26 @@ each encoder's agreement with MiniLM: the share of a document's 10 nearest neigh
 MiniLM's embeddings also put among its 10 nearest.
 
     python benchmarks/embed.py [--docs 2000]
+    python benchmarks/embed.py --sizes 20000 100000 300000 [--encoders static]
 
-Texts: ~1,500-character pages of the demo's real Debian text (scripts/fetch-demo-data).
+Texts: ~1,500-character pages of the demo's real Debian text (scripts/fetch-demo-data). With
+--sizes, the rate per core as the corpus grows: the first N documents of the end-to-end
+benchmark's text (benchmarks/common.py, documents of a few KB, cut to 2,000 characters), through
+`curate embed --workers 2` and through a bare loop of model2vec's `encode` in one process (batches
+of 1,024, the tokenizer's threads on both cores, model2vec's process pool off).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import orjson
-from common import HERE, measure
+from common import HERE, make_data, measure
 
 from curation import Corpus
 from curation.embed.encoders import minilm_path
@@ -74,12 +80,67 @@ def bare_minilm(corpus_dir: Path) -> float:
     return len(texts) / (time.time() - started)
 
 
+def first_documents(work: Path, docs: int) -> Path:
+    """A corpus of the first ``docs`` documents of make_data(work, 1024), ingested once."""
+    from curation.ingest.stage import IngestConfig
+    from curation.ingest.units import InputSpec
+    from curation.stage import run
+
+    corpus_dir = work / f"embed-first-{docs}"
+    if (corpus_dir / "corpus.json").exists():
+        return corpus_dir
+    source = work / f"embed-first-{docs}.jsonl"
+    with open(source, "wb") as out:
+        for line in itertools.islice(itertools.chain.from_iterable(
+                open(path, "rb") for path in sorted(make_data(work, 1024).glob("*.jsonl"))), docs):
+            out.write(line)
+    # At least 8 parts, so that both workers have work; at most the end-to-end benchmark's 20,000.
+    run(str(corpus_dir), IngestConfig(inputs=[InputSpec(str(source))], shard_size=min(max(docs // 8, 1), 20_000)))
+    return corpus_dir
+
+
+def bare_static(corpus_dir: Path, max_chars: int = 2000) -> float:
+    """docs/s of model2vec's own encode over the corpus's texts, in this process."""
+    from model2vec import StaticModel
+
+    from curation.embed.encoders import static_model_path
+
+    texts = [t[:max_chars] for t in Corpus.open(str(corpus_dir)).sql("SELECT text FROM docs")["text"].to_pylist()]
+    model = StaticModel.from_pretrained(str(static_model_path()))
+    started = time.time()
+    for start in range(0, len(texts), 1024):
+        model.encode(texts[start : start + 1024], use_multiprocessing=False)
+    return len(texts) / (time.time() - started)
+
+
+def scaling(work: Path, sizes: list[int], encoder: str) -> None:
+    print("| documents | command s | stage s | stage docs/s | docs/s per core (tasks) | first / last half of tasks "
+          "| bare model2vec encode, one process, docs/s | stage / bare |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for docs in sizes:
+        corpus_dir = first_documents(work, docs)
+        Corpus.open(str(corpus_dir)).forget_stages(["embed"])
+        seconds, _, _ = measure([sys.executable, "-m", "curation.cli", "-q", "embed", str(corpus_dir), "--encoder", encoder,
+                                 "--max-chars", "2000", "--workers", "2"])
+        record = Corpus.open(str(corpus_dir)).stage("embed")
+        (step,) = record.part_steps
+        bare = bare_static(corpus_dir)
+        rows = record.rows_in
+        print(f"| {rows:,} | {seconds:.1f} | {record.wall_time_s:.1f} | {rows / record.wall_time_s:,.0f} | "
+              f"{record.docs_per_core_s:,.0f} | {step['first_half']:,.0f} / {step['last_half']:,.0f} | {bare:,.0f} | "
+              f"{rows / record.wall_time_s / bare:.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=HERE / "out")
     parser.add_argument("--encoders", nargs="*", default=list(ENCODERS))
+    parser.add_argument("--sizes", type=int, nargs="*", help="documents: the static encoder's rate as the corpus grows")
     args = parser.parse_args()
+    if args.sizes:
+        scaling(args.work, args.sizes, "static")
+        return
     corpus_dir = make_corpus(args.work, args.docs)
     rows, embedded = [], {}
     for name in args.encoders:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import orjson
-from common import HERE, make_data, measure
+from common import HERE, make_data, measure_processes
 
 PIPELINE = """
 corpus: corpus
@@ -49,20 +50,33 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         (folder / "pipeline.yaml").write_text(PIPELINE.format(data=data))
-        seconds, peak, _ = measure([sys.executable, "-m", "curation.cli", "-q", "run", str(folder / "pipeline.yaml"),
-                                    "--workers", "2"])
+        usage = measure_processes([sys.executable, "-m", "curation.cli", "-q", "run", str(folder / "pipeline.yaml"),
+                                   "--workers", "2"])
         stages = orjson.loads((folder / "corpus" / "corpus.json").read_bytes())["stages"]
-        results[size] = {"seconds": seconds, "peak": peak, "docs": stages[0]["rows_out"],
-                         "stages": {s["name"]: s["wall_time_s"] for s in stages}}
-        print(f"{size} MB: {seconds:.0f} s, peak {peak / 1e6:,.0f} MB", flush=True)
+        results[size] = {"seconds": usage.seconds, "peak": usage.tree_peak, "docs": stages[0]["rows_out"],
+                         "stages": {s["name"]: (s["wall_time_s"], s.get("docs_per_core_s"), _stage_peak(usage, s))
+                                    for s in stages}}
+        print(f"{size} MB: {usage.seconds:.0f} s, peak {usage.tree_peak / 1e6:,.0f} MB", flush=True)
+        for s in stages:
+            print(f"  {s['name']}: {s.get('step_seconds', {})}", flush=True)
     sizes = list(results)
-    print("\n| stage | " + " | ".join(f"{s:,} MB (s)" for s in sizes) + " |")
+    print("\n| stage | " + " | ".join(f"{s:,} MB: s, docs/s per core, peak RSS of the tree (MB)" for s in sizes) + " |")
     print("|---|" + "---:|" * len(sizes))
     for stage in results[sizes[0]]["stages"]:
-        print(f"| {stage} | " + " | ".join(f"{results[s]['stages'].get(stage, 0):.1f}" for s in sizes) + " |")
+        print(f"| {stage} | " + " | ".join(_cells(*results[s]["stages"][stage]) for s in sizes) + " |")
     print("| **whole `curate run`** | " + " | ".join(f"{results[s]['seconds']:.1f}" for s in sizes) + " |")
     print("| documents | " + " | ".join(f"{results[s]['docs']:,}" for s in sizes) + " |")
     print("| peak RSS, whole tree (MB) | " + " | ".join(f"{results[s]['peak'] / 1e6:,.0f}" for s in sizes) + " |")
+
+
+def _stage_peak(usage, stage: dict) -> int:
+    """The tree's peak RSS while the stage ran (its record says when it finished, to the second)."""
+    end = datetime.strptime(stage["finished_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp() + 1
+    return usage.tree_peak_between(end - stage["wall_time_s"] - 1, end)
+
+
+def _cells(seconds: float, rate: float | None, peak: int) -> str:
+    return f"{seconds:.1f}, {f'{rate:,.0f}' if rate else '-'}, {peak / 1e6:,.0f}"
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ class StageRecord:
     stage: str = ""  # the declaration it ran (the name, except for score tables: "score")
     inputs: dict = field(default_factory=dict)  # the output fingerprint of every stage it read
     part_inputs: dict = field(default_factory=dict)  # the fingerprint of every docs part it read
+    # Documents per second per core over its steps over the docs parts, and each such step's
+    # rates (``curation.stage.throughput``); None for stages without them.
+    docs_per_core_s: float | None = None
+    part_steps: list = field(default_factory=list)
+    step_seconds: dict = field(default_factory=dict)  # each step's wall time, in order
     # Not stored: set on the record a rerun returns when the stage was already done.
     skipped: bool = field(default=False, compare=False)
 

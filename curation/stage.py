@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -73,18 +74,29 @@ class Step:
     def name(self) -> str:
         return self.run.__name__.strip("_").replace("_", "-")
 
-    def run_item(self, plan: StagePlan, item) -> object:
+    def run_item(self, plan: StagePlan, item) -> Finished | UserError:
         """A mapped step's task, in any executor: the step on ``item``, then its mark, so that a
         rerun after a crash skips what finished (``StagePlan.unfinished``). A user's mistake
         found by a task (a tokenizer that fails on a document) is returned, not raised: no
         executor retries it or logs a worker's traceback, and the driver raises it (``_mapped``)."""
+        started = time.perf_counter()
         try:
             self.run(plan, item)
         except UserError as error:
             return error
+        seconds = time.perf_counter() - started
         write_bytes_atomic(plan.corpus.fs, plan.finished_mark(self, item), b"")
         release_memory()
-        return item
+        return Finished(item, seconds)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A mapped step's task that finished: its item and how long the step took on it (one task
+    runs on one core, so documents over these seconds are documents per second per core)."""
+
+    item: object
+    seconds: float
 
 
 def release_memory() -> None:
@@ -98,6 +110,14 @@ def release_memory() -> None:
 
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
+
+
+def one_thread_per_task() -> None:
+    """For a mapped step's task that tokenizes: the parts are the parallelism, one worker a core,
+    and the tokenizers library's own threads on top oversubscribe the cores (the tokens stage,
+    1 GB on 2 cores: 300 s with them, 253 s without). The library reads the setting at every
+    call; a value the user set is kept."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def each_part(plan: StagePlan) -> list[str]:
@@ -158,6 +178,9 @@ class StagePlan:
     # checksums stand, instead of reading them again.
     unchanged: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.time)
+    # Each step over the docs parts: (documents, seconds) of its tasks, in the order they finished.
+    part_tasks: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # each step's wall time
 
     @property
     def done(self) -> bool:
@@ -288,6 +311,7 @@ def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
     result = None
     for step in stage_plan.stage.steps:
         work().start(stage_plan.name, step.name)
+        started = time.perf_counter()
         restored = restore(step, stage_plan)
         if step.over is None:
             result = step.run(stage_plan)
@@ -296,6 +320,7 @@ def execute(stage_plan: StagePlan, map_step: MapStep) -> StageRecord:
                     len(restored))
             while step.until is not None and not step.until(stage_plan):
                 _mapped(step, stage_plan, step.over(stage_plan), map_step, 0)
+        stage_plan.step_seconds[step.name] = round(time.perf_counter() - started, 3)
     work().start()
     if not isinstance(result, StageResult):
         raise TypeError(f"stage {stage_plan.name}: its last step must return a StageResult, not {type(result).__name__}")
@@ -340,10 +365,12 @@ def _mapped(step: Step, stage_plan: StagePlan, items: list, map_step: MapStep, r
         weights = {}
         bar = progress(stage_plan.name, len(todo), step.unit)
     with bar as advance:
-        for item in map_step(step, stage_plan, todo):
-            if isinstance(item, UserError):
-                raise item
-            advance(weights.get(item, 1) if weights else 1)
+        for finished in map_step(step, stage_plan, todo):
+            if isinstance(finished, UserError):
+                raise finished
+            if weights:
+                stage_plan.part_tasks.setdefault(step.name, []).append((weights[finished.item], finished.seconds))
+            advance(weights.get(finished.item, 1) if weights else 1)
             work().advance()
 
 
@@ -369,6 +396,8 @@ def record(stage_plan: StagePlan, result: StageResult) -> StageRecord:
         parts=len(corpus.parts("docs")),
         details=result.details,
         part_inputs=stage_plan.part_inputs,
+        step_seconds=stage_plan.step_seconds,
+        **throughput(stage_plan.part_tasks),
     )
     corpus.record_stage(entry, stage_plan.stage.tables(stage_plan.name), stage_plan.unchanged)
     if corpus.fs.exists(stage_plan.staging):
@@ -376,6 +405,23 @@ def record(stage_plan: StagePlan, result: StageResult) -> StageRecord:
     if not corpus.fs.ls(corpus.path(".staging"), detail=False):
         corpus.remove_table(".staging")
     return entry
+
+
+def throughput(part_tasks: dict[str, list[tuple[int, float]]]) -> dict:
+    """The record's rates: documents per second per core over all its steps over the docs parts
+    (a document's cost in the stage), and each step's, whole and over the first and the last
+    half of its tasks by finish order, so that a rate falling as the run goes on shows. Parts a
+    rerun linked back, and stages without such steps, have none."""
+    def rate(tasks: list[tuple[int, float]]) -> float | None:
+        seconds = sum(s for _, s in tasks)
+        return round(sum(d for d, _ in tasks) / seconds, 1) if tasks and seconds > 0 else None
+
+    steps = [{"step": name, "tasks": len(tasks), "docs": sum(d for d, _ in tasks),
+              "task_s": round(sum(s for _, s in tasks), 3), "docs_per_core_s": rate(tasks),
+              "first_half": rate(tasks[: len(tasks) // 2]), "last_half": rate(tasks[len(tasks) // 2 :])}
+             for name, tasks in part_tasks.items()]
+    per_document = sum(1 / step["docs_per_core_s"] for step in steps if step["docs_per_core_s"])
+    return {"docs_per_core_s": round(1 / per_document, 1) if per_document else None, "part_steps": steps}
 
 
 def in_this_process(step: Step, stage_plan: StagePlan, items: list) -> Iterator:

@@ -15,7 +15,6 @@ nothing is truncated or dropped silently.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -29,7 +28,7 @@ from pydantic import Field, model_validator
 from curation.corpus import Corpus, parquet_writer_atomic
 from curation.errors import UserError
 from curation.model_cache import models_dir
-from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part, one_thread_per_task
 
 CHARS_PER_TOKEN = 4
 ESTIMATE = "estimate: characters / 4"
@@ -143,10 +142,7 @@ def tokenize_part(plan: StagePlan, part: str) -> None:
     counts, ids = plan.staged_part(part), plan.staged_part(part, "ids")
     if corpus.fs.exists(counts) and corpus.fs.exists(ids):
         return
-    # Parts are the parallelism, one worker a core: the tokenizers library's own threads on top
-    # oversubscribe the cores (1 GB on 2 cores: 300 s with them, 253 s without). Its parallelism
-    # setting is read at every call; a value the user set is kept.
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    one_thread_per_task()
     tokenization = Tokenization.of(plan.config)
     counts_schema = pa.schema([("id", pa.string()), ("tokens", pa.int64())])
     ids_schema = pa.schema([("id", pa.string()), ("ids", tokenization.arrow_type)])

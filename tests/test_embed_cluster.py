@@ -22,7 +22,7 @@ from curation.clusters.kmeans import kmeans
 from curation.clusters.stage import ClustersConfig, default_ks
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
-from curation.embed.encoders import load_encoder, minilm_path
+from curation.embed.encoders import load_encoder, minilm_path, normalized
 from curation.embed.stage import EmbedConfig, read_vectors
 from curation.errors import UserError
 from curation.ingest.stage import IngestConfig
@@ -351,6 +351,15 @@ def test_encoders_put_a_light_edit_nearer_than_another_text(name):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     similarity = vectors @ vectors[-1]
     assert similarity[0] > 0.9 and similarity[0] > similarity[1:60].max()
+
+
+def test_the_static_encoder_gives_model2vecs_vectors_from_one_sparse_product():
+    encoder = load_encoder("static")
+    texts = pages(300, chars=2500) + ["", "   ", "\u4e2d\u6587 only", "x" * 20_000]
+    ours, theirs = encoder.encode(texts), normalized(encoder.model.encode(texts, show_progress_bar=False))
+    # model2vec averages in float16, ours in float32: equal up to float16's rounding.
+    assert np.abs(ours - theirs).max() < 2e-3 and (ours[:300] * theirs[:300]).sum(axis=1).min() > 0.9999
+    assert not ours[300:302].any()  # no tokens: the zero vector, as model2vec gives
 
 
 def test_embed_flow_on_dask_equals_plain_and_resumes_after_sigkill(tmp_path, dask_address):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import typing
 
 import click
@@ -14,6 +15,7 @@ import pytest
 from conftest import CURATE, stdlib_texts, write_jsonl
 
 from curation import Corpus, checksums, registry
+from curation.catalog import report_sql
 from curation.cli import cli
 from curation.cli.options import _without_none
 from curation.cli.stages import DEDUP_METHODS, DEDUP_OPTIONS
@@ -22,8 +24,9 @@ from curation.exact_dedup import ExactDedupConfig
 from curation.ingest.stage import IngestConfig
 from curation.ingest.units import InputSpec
 from curation.minhash.stage import MinhashConfig
+from curation.report.html import write_report
 from curation.semdedup import SemdedupConfig
-from curation.stage import run
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part, execute, in_this_process, plan, run
 from flows.stage import run_flow
 from scorers.stage import ScoreConfig
 
@@ -126,6 +129,36 @@ def test_a_stage_declared_outside_the_library_runs_through_both_executors(tmp_pa
     assert {r["id"] for r in rows.to_pylist() if r["reason"] == "short"} == {"d12", "d13"}
     assert run(plain, ToyLengthsConfig(min_chars=12)).skipped
     assert "toy_lengths" in registry.table_writers(Corpus.open(plain)).values()  # checksummed, verifiable
+    for corpus_dir in (plain, flow):  # both executors time each task of a step over the docs parts
+        (step,) = Corpus.open(corpus_dir).stage("toy_lengths").part_steps
+        assert (step["step"], step["tasks"], step["docs"]) == ("measure-part", 3, 14) and step["docs_per_core_s"] > 0
+
+
+def _sleep_longer_later(plan: StagePlan, part: str) -> None:
+    time.sleep(0.02 if plan.parts.index(part) < len(plan.parts) // 2 else 0.2)
+
+
+def _rows(plan: StagePlan) -> StageResult:
+    return StageResult(sum(plan.part_rows), sum(plan.part_rows))
+
+
+SLOWING = Stage(name="slowing", config=StageConfig, writes=(), steps=(Step(_sleep_longer_later, over=each_part), Step(_rows)))
+
+
+def test_a_map_stage_records_its_rate_per_core_and_a_rate_that_falls_is_named_in_the_report(tmp_path):
+    corpus_dir = _toy_corpus(tmp_path, "c")
+    execute(plan(Corpus.open(corpus_dir), SLOWING, StageConfig()), in_this_process)
+    record = Corpus.open(corpus_dir).stage("slowing")
+    (step,) = record.part_steps
+    assert (step["tasks"], step["docs"]) == (3, 14) and list(record.step_seconds) == ["sleep-longer-later", "rows"]
+    assert record.step_seconds["sleep-longer-later"] >= 0.42
+    # A task lasts at least its sleep, so each rate is at most documents over the seconds slept.
+    assert 0 < step["docs_per_core_s"] <= 14 / (0.02 + 0.2 + 0.2) and record.docs_per_core_s == step["docs_per_core_s"]
+    assert step["first_half"] <= 5 / 0.02 and step["last_half"] <= 9 / 0.4 < 0.9 * step["first_half"]
+    page = open(write_report(corpus_dir), encoding="utf-8").read()
+    assert "slowing (" in page and "docs/s per core" in page and "Slower in the last half of the tasks than the first" in page
+    assert "slowing measure-part" not in page and "slowing sleep-longer-later" in page  # in the longest steps too
+    assert "docs_per_core_s" in Corpus.open(corpus_dir).sql(report_sql("funnel")).column_names
 
 
 def test_the_funnel_gives_drops_by_reason_for_every_stage_and_a_cumulative_line(tmp_path):
@@ -139,7 +172,6 @@ def test_the_funnel_gives_drops_by_reason_for_every_stage_and_a_cumulative_line(
                    SemdedupConfig(eps=(0.3,))):
         run(corpus_dir, config)
     corpus = Corpus.open(corpus_dir)
-    from curation.catalog import report_sql
 
     funnel = {r["stage"]: r for r in corpus.sql(report_sql("funnel")).to_pylist()}
     for stage, reason in (("ingest", "ingest:malformed_json 1"), ("exact_dedup", "exact_dedup:duplicate 1"),

@@ -74,7 +74,8 @@ def record_lines(record) -> list[str]:
     if record.skipped:
         head = f"{record.name}: already done with these inputs and settings (skipped)"
     else:
-        head = f"{record.name}: {record.rows_in:,} in, {record.rows_out:,} out ({record.wall_time_s:.1f} s)"
+        rate = f", {record.docs_per_core_s:,.0f} docs/s per core" if record.docs_per_core_s else ""
+        head = f"{record.name}: {record.rows_in:,} in, {record.rows_out:,} out ({record.wall_time_s:.1f} s{rate})"
     details = record.details
     if record.stage == "ingest":
         rejects, batches = details["rejects"], details.get("batches", [])

