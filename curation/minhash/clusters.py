@@ -9,12 +9,14 @@ the document kept in its place, and `similarity` says how near.
     ship_members            a task per part: each of its documents in a component, with what
                             choosing needs (id, keep-policy key, signature, shingle set), to the
                             partition of its component
-    choose_representatives  a task per partition: the clusters of its components, by part
+    choose_representatives  a task per members' partition (``member_partitions``): the clusters
+                            of its components, by part
     mark_part               a task per new part: its attrs
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -23,7 +25,7 @@ import pyarrow.compute as pc
 
 from curation.corpus import write_parquet_atomic
 from curation.errors import UserError
-from curation.minhash.components import node_partition, partitions
+from curation.minhash.components import node_partition
 from curation.minhash.documents import by_slot, jaccard, read_folder, shingle_sets
 from curation.minhash.model import numbering
 from curation.minhash.signatures import estimated_similarity
@@ -59,6 +61,18 @@ def representatives(
     return kept_by, similarity_to_kept
 
 
+# A member row carries its document's signature and shingle set (a few KB for a web page), some
+# 40 times an edge row's bytes, so the members' partitions hold that many times fewer documents
+# than the components' (2 GB of repeated texts: 4.9 GB in one task when they held as many).
+MEMBER_ROWS_PER_EDGE_ROW = 40
+
+
+def member_partitions(plan: StagePlan) -> list[int]:
+    """Partitions of the components' members: the run's documents over partition_rows / 40."""
+    rows = max(1, plan.config.partition_rows // MEMBER_ROWS_PER_EDGE_ROW)
+    return list(range(max(1, math.ceil(numbering(plan).documents / rows))))
+
+
 def ship_members(plan: StagePlan, slot: int) -> None:
     """One part's task: its documents that are in a component, to their component's partition."""
     corpus, config = plan.corpus, plan.config
@@ -75,7 +89,7 @@ def ship_members(plan: StagePlan, slot: int) -> None:
         "signature", signatures["signature"])
     if config.verify == "exact":
         members = members.append_column("shingles", shingle_sets(part.texts(docs), config.ngram))
-    target = node_partition(labelled["label"].to_numpy(), len(partitions(plan)))
+    target = node_partition(labelled["label"].to_numpy(), len(member_partitions(plan)))
     for q in np.unique(target):
         write_parquet_atomic(corpus.fs, f"{plan.staging}/members/{q}/{slot}.parquet", members.filter(pa.array(target == q)))
 

@@ -37,7 +37,7 @@ from curation.corpus import Corpus, write_parquet_atomic
 from curation.errors import UserError
 from curation.fingerprint import fingerprint
 from curation.minhash import model
-from curation.minhash.clusters import choose_representatives, mark_part, ship_members
+from curation.minhash.clusters import choose_representatives, mark_part, member_partitions, ship_members
 from curation.minhash.components import (
     converged,
     done_rounds,
@@ -225,7 +225,7 @@ STAGE = Stage(
            Step(star_round, over=rounds, until=converged, unit="partitions"),
            Step(label_nodes, over=partitions, unit="partitions"),
            Step(ship_members, over=every_slot, unit="parts"),
-           Step(choose_representatives, over=partitions, unit="partitions"),
+           Step(choose_representatives, over=member_partitions, unit="partitions"),
            Step(mark_part, over=each_part),
            Step(publish_duplicates)),
 )
