@@ -51,6 +51,18 @@ cdef inline bint letter(Py_UCS4 c):
     return (ASCII[c] & LETTER) if c < 128 else Py_UNICODE_ISALPHA(c)
 
 
+cdef inline Py_ssize_t skip_space(const Py_UCS4* text, Py_ssize_t i, Py_ssize_t end):
+    while i < end and space(text[i]):
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t skip_word(const Py_UCS4* text, Py_ssize_t i, Py_ssize_t end):
+    while i < end and not space(text[i]):
+        i += 1
+    return i
+
+
 cdef inline bint ascii_punctuation(Py_UCS4 c):
     """``PUNCTUATION`` of scorers/heuristics.py: ASCII that is neither alphanumeric nor space."""
     return c < 128 and not (ASCII[c] & (SPACE | ALPHANUMERIC))
@@ -173,13 +185,9 @@ cdef class Words:
         if n // 2 + 1 > self.ids.shape[0]:  # a text has at most (n + 1) / 2 words
             self.grow(n // 2 + 1)
         self.count, self.n = 0, 0
+        i = skip_space(lowered, 0, n)
         while i < n:
-            if space(lowered[i]):
-                i += 1
-                continue
-            start = i
-            while i < n and not space(lowered[i]):
-                i += 1
+            start, i = i, skip_word(lowered, i, n)
             self.ids[self.count] = span_hash(lowered, start, i)
             self.lengths[self.count] = i - start
             self.ends[self.count + 1] = self.ends[self.count] + i - start
@@ -191,6 +199,7 @@ cdef class Words:
                 b -= 1
             if among(packed(lowered, a, b), stop_list):
                 stop_words += 1
+            i = skip_space(lowered, i, n)
         return stop_words
 
     cdef Py_ssize_t next_grams(self):
@@ -290,7 +299,7 @@ cdef class Kernel:
         cdef Py_ssize_t non_empty = 0, bullets = 0, ellipses = 0, punctuated = 0, short = 0, c4_kept = 0
         cdef Py_ssize_t c4_sentences = 0, dup_lines = 0, dup_line_chars = 0, line_words, longest
         cdef Py_ssize_t paragraphs = 0, dup_paras = 0, dup_para_chars = 0
-        cdef bint alpha, ends_sentence
+        cdef bint ends_sentence
         cdef Py_UCS4 c
         # Words; '#', '...' (not overlapping, as str.count) and the ellipsis character; newlines.
         while i < n:
@@ -303,19 +312,16 @@ cdef class Kernel:
                 symbols += 1
                 i += 2
             i += 1
-        i = 0
+        i = skip_space(text, 0, n)
         while i < n:
-            if space(text[i]):
-                i += 1
-                continue
-            start, alpha = i, False
-            while i < n and not space(text[i]):
-                alpha = alpha or letter(text[i])
-                i += 1
+            start, i = i, skip_word(text, i, n)
             words += 1
-            if alpha:
-                alpha_words += 1
-                alpha_chars += i - start
+            for w in range(start, i):
+                if letter(text[w]):
+                    alpha_words += 1
+                    alpha_chars += i - start
+                    break
+            i = skip_space(text, i, n)
         # Lines, each stripped; the empty ones skipped.
         self.seen.reset(newlines + 1)
         start = 0
@@ -340,16 +346,12 @@ cdef class Kernel:
                     dup_lines += 1
                     dup_line_chars += b - a
                 if ends_sentence and (banned is None or line not in banned):
-                    line_words, longest, w = 0, 0, a
+                    line_words, longest, w = 0, 0, a  # the line is stripped: it starts with a word
                     while w < b:
-                        if space(text[w]):
-                            w += 1
-                            continue
-                        i = w
-                        while w < b and not space(text[w]):
-                            w += 1
+                        i = skip_word(text, w, b)
                         line_words += 1
-                        longest = max(longest, w - i)
+                        longest = max(longest, i - w)
+                        w = skip_space(text, i, b)
                     if line_words >= self.min_words_per_line and longest <= self.max_word_length:
                         c4_kept += 1
                         c4_sentences += sentence_ends(text, a, b)
