@@ -146,18 +146,21 @@ def main() -> None:
     for name in args.encoders:
         Corpus.open(str(corpus_dir)).forget_stages(["embed"])
         seconds, peak, _ = measure([sys.executable, "-m", "curation.cli", "-q", "embed", str(corpus_dir), "--encoder", name, "--workers", "2"])
-        stage = Corpus.open(str(corpus_dir)).stage("embed").wall_time_s
+        record = Corpus.open(str(corpus_dir)).stage("embed")
+        (step,) = record.part_steps
         embedded[name] = vectors(corpus_dir).astype(np.float32)
-        rows.append((name, seconds, stage, peak))
+        rows.append((name, seconds, record.wall_time_s, peak, step))
     reference = neighbours(embedded["minilm"]) if "minilm" in embedded else None
     print(f"\n{args.docs:,} documents of ~1,500 characters, 2 workers\n")
-    print("| encoder | command s | stage s | stage docs/s | peak RSS (MB) | top-10 neighbours shared with MiniLM |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, seconds, stage, peak in rows:
+    print("| encoder | command s | stage s | stage docs/s | docs/s per core, first / last half of the tasks | peak RSS (MB) "
+          "| top-10 neighbours shared with MiniLM |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, seconds, stage, peak, step in rows:
         agreement = "" if reference is None else f"{np.mean([len(np.intersect1d(a, b)) for a, b in zip(neighbours(embedded[name]), reference, strict=True)]) / 10:.2f}"
-        print(f"| {name} | {seconds:.1f} | {stage:.1f} | {args.docs / stage:,.0f} | {peak / 1e6:,.0f} | {agreement} |")
+        print(f"| {name} | {seconds:.1f} | {stage:.1f} | {args.docs / stage:,.0f} | "
+              f"{step['first_half']:,.1f} / {step['last_half']:,.1f} | {peak / 1e6:,.0f} | {agreement} |")
     if "minilm" in embedded:
-        print(f"| bare SentenceTransformer.encode, one process, batch 64 | | | {bare_minilm(corpus_dir):,.1f} | | |")
+        print(f"| bare SentenceTransformer.encode, one process, batch 64 | | | {bare_minilm(corpus_dir):,.1f} | | | |")
 
 
 if __name__ == "__main__":

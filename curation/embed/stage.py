@@ -38,7 +38,10 @@ class EmbedConfig(StageConfig):
                                                 "minilm, or a local model directory.")
     max_chars: int = Field(2000, ge=1, description="Each text is cut to its first N characters before encoding.")
     dtype: Literal["float16", "float32"] = Field("float16", description="How vectors are stored.")
-    batch_size: int = Field(256, ge=1, description="Texts encoded at a time.")
+    # sentence-transformers sorts the texts of each call by length before it batches them, so a
+    # longer call pads less: MiniLM, one core, 1,250 texts of 95-1,500 characters: 16.8 docs/s in
+    # calls of 256, 18.3 in one call.
+    batch_size: int = Field(4096, ge=1, description="Texts encoded at a time.")
     fit_sample: int = Field(20_000, ge=1, description="Documents the hashing encoder learns its IDF and SVD from.")
     seed: int = Field(0, description="Seed of the fit sample and the hashing encoder.")
 
