@@ -21,10 +21,10 @@ import time
 import numpy as np
 import torch
 
+from curation import trainer
 from curation.demo import sources
 from curation.demo.build import DEFAULT_DATA_DIR
 from curation.mixture.jest import JestSelector
-from scorers import tiny_lm
 
 EVERY = 25
 
@@ -43,7 +43,7 @@ def load_texts(per_source: int) -> tuple[list[str], list[str]]:
 
 
 def run(name: str, pool: list[str], held_out: list[str], reference: np.ndarray | None, args, selector) -> dict:
-    model, optimizer = tiny_lm.new_model(seed=0)
+    model, optimizer = trainer.new_model(seed=0)
     rng = np.random.default_rng(1)
     curve, started = [], time.time()
     for step in range(1, args.steps + 1):
@@ -51,11 +51,11 @@ def run(name: str, pool: list[str], held_out: list[str], reference: np.ndarray |
             chosen = rng.integers(0, len(pool), args.batch)
         else:
             candidates = rng.choice(len(pool), args.super_batch, replace=False)
-            learner = tiny_lm.sequence_losses(model, [pool[i] for i in candidates])
+            learner = trainer.sequence_losses(model, [pool[i] for i in candidates])
             chosen = candidates[selector.select(learner, reference[candidates])]
-        tiny_lm.train_step(model, optimizer, [pool[i] for i in chosen], rng)
+        trainer.train_step(model, optimizer, [pool[i] for i in chosen], rng)
         if step % EVERY == 0:
-            curve.append((step, float(tiny_lm.sequence_losses(model, held_out).mean())))
+            curve.append((step, float(trainer.sequence_losses(model, held_out).mean())))
     scored = 0 if selector is None else args.super_batch
     flops_per_step = model.flops_per_token() * model.context * (3 * args.batch + scored)
     return {"name": name, "curve": curve, "seconds": time.time() - started, "flops_per_step": flops_per_step}
@@ -77,8 +77,8 @@ def main() -> None:
     pool = [documentation[i] for i in order[cut1:cut2]] + other
     held_out = [documentation[i] for i in order[cut2:]][:300]
     started = time.time()
-    reference_model = tiny_lm.train_lm(reference_texts, steps=args.reference_steps, batch_size=args.batch, seed=2)
-    reference = tiny_lm.sequence_losses(reference_model, pool)
+    reference_model = trainer.train_lm(reference_texts, steps=args.reference_steps, batch_size=args.batch, seed=2)
+    reference = trainer.sequence_losses(reference_model, pool)
     reference_seconds = time.time() - started
     filter_ratio = 1 - args.batch / args.super_batch
     runs = [run("uniform", pool, held_out, None, args, None),

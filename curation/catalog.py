@@ -50,6 +50,11 @@ def view_definitions(corpus, part: str | None = None) -> str:
         statements.append(sql_file("table_view.sql", view=identifier(f"selection_{name}"), relation=relation))
     for name in corpus.mixtures():
         statements.append(_mixture_view(corpus, name))
+    for name in corpus.ablations():
+        statements.append(sql_file("ablation_view.sql", view=identifier(f"ablation_{name}"),
+                                   summary_view=identifier(f"ablation_{name}_summary"),
+                                   runs=quote(corpus.uri("ablations", name, "runs.parquet")),
+                                   summary=quote(corpus.uri("ablations", name, "summary.parquet"))))
     statements.append(
         sql_file(
             "corpus_view.sql",

@@ -37,8 +37,9 @@ __all__ = ["DOCS_SCHEMA", "MANIFEST", "REJECTS_SCHEMA", "Corpus", "StageRecord"]
 FORMAT_VERSION = 2
 PART_PATTERN = re.compile(r"^part-(\d{5})\.parquet$")
 ASIDE = ".old-"  # a published folder's previous version while the new one is renamed in
-# Where folders are published whole (see ``publish_folder``): tables, attrs, selections, mixtures, models.
-PUBLISHED = ("", "attrs", "selections", "mixtures", "models")
+# Where folders are published whole (see ``publish_folder``): tables, attrs, selections, mixtures,
+# models, ablations.
+PUBLISHED = ("", "attrs", "selections", "mixtures", "models", "ablations")
 
 
 def part_name(index: int) -> str:
@@ -220,11 +221,18 @@ class Corpus:
 
     def mixtures(self) -> list[str]:
         """Names of the emitted mixtures (those whose manifest.json is written)."""
-        directory = self.path("mixtures")
+        return self._folders_with("mixtures", "manifest.json")
+
+    def ablations(self) -> list[str]:
+        """Names of the finished ablations (curation.ablate)."""
+        return self._folders_with("ablations", "ablation.json")
+
+    def _folders_with(self, folder: str, file: str) -> list[str]:
+        directory = self.path(folder)
         if not self.fs.isdir(directory):
             return []
         names = sorted(entry.rsplit("/", 1)[-1] for entry in self.fs.ls(directory, detail=False))
-        return [name for name in names if not name.startswith(".") and self.fs.exists(f"{directory}/{name}/manifest.json")]
+        return [name for name in names if not name.startswith(".") and self.fs.exists(f"{directory}/{name}/{file}")]
 
     def _tables_in(self, folder: str) -> list[str]:
         directory = self.path(folder)

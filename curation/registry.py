@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from curation.errors import UserError
 from curation.stage import Stage, StageConfig
 
 STAGE_MODULES = (
@@ -21,6 +22,7 @@ STAGE_MODULES = (
     "curation.embed.stage",
     "curation.clusters.stage",
     "curation.semdedup",
+    "curation.ablate.stage",
 )
 # Views every corpus has besides its stages' (sql/views.sql).
 CORPUS_VIEWS = ("docs", "corpus", "rejects", "stages")
@@ -78,16 +80,34 @@ def stage_of(config: StageConfig) -> Stage:
 
 
 def reserved_names() -> set[str]:
-    """Names a score table may not take: every other stage's and the corpus's own views."""
+    """Names a score table or an ablation may not take: every other stage's and the corpus's own views."""
     return {*CORPUS_VIEWS, *(stage.name for stage in stages() if stage.instance is None)}
+
+
+def check_instance_name(name: str, what: str, corpus=None, stage: str | None = None) -> str:
+    """The name of a stage's instance (a score table, an ablation) names its record in corpus.json
+    and a view: not a corpus view's, nor another stage's, nor, in ``corpus``, another kind of
+    instance's already recorded."""
+    from curation.select.store import check_name
+
+    if check_name(name, what) in reserved_names():
+        raise UserError(f"{name!r} is taken by the corpus's own views; choose another name")
+    record = corpus.records().get(name) if corpus is not None else None
+    if record is not None and declaration(record) != stage:
+        raise UserError(f"{name!r} is taken by the {declaration(record)} stage's {name}; choose another name")
+    return name
+
+
+def declaration(record) -> str:
+    """The stage a record is of (records from before ``stage`` was recorded: score tables by their config)."""
+    return record.stage or ("score" if "scorer" in record.config else record.name)
 
 
 def table_writers(corpus) -> dict[str, str]:
     """Each table or folder a finished stage of ``corpus`` wrote, and that stage's name."""
     writers = {}
     for record in corpus.records().values():
-        stage = stage_named(record.stage or ("score" if "scorer" in record.config else record.name))
-        writers |= {table: record.name for table in stage.tables(record.name)}
+        writers |= {table: record.name for table in stage_named(declaration(record)).tables(record.name)}
     return writers
 
 

@@ -28,20 +28,20 @@ def train_reference(corpus_url: str, where: str, name: str, steps: int = 300, sa
     """Train on up to ``sample`` documents passing ``where``; models/<name>/ keeps the model."""
     import torch
 
-    from scorers import tiny_lm
+    from curation import trainer
 
     corpus = Corpus.open(corpus_url)
     texts = corpus.sql(sql_file("reference_texts.sql", where=where, seed=str(int(seed)), limit=str(int(sample))))["text"].to_pylist()
     if len(texts) < 10:
         raise UserError(f"only {len(texts)} documents pass --where {where}; a reference model needs at least 10")
-    model = tiny_lm.train_lm(texts, steps=steps, seed=seed)
+    model = trainer.train_lm(texts, steps=steps, seed=seed)
     buffer = io.BytesIO()
-    torch.save(tiny_lm.save(model), buffer)
+    torch.save(trainer.save(model), buffer)
     folder = corpus.path("models", name)
     corpus.fs.makedirs(folder, exist_ok=True)
     write_bytes_atomic(corpus.fs, f"{folder}/{CHECKPOINT}", buffer.getvalue())
     metrics = {"documents": len(texts), "steps": steps,
-               "mean_loss_on_training_documents": float(tiny_lm.sequence_losses(model, texts[:1000]).mean())}
+               "mean_loss_on_training_documents": float(trainer.sequence_losses(model, texts[:1000]).mean())}
     metadata = {"where": where, "steps": steps, "sample": sample, "seed": seed, "model": model.settings,
                 "docs": corpus.docs_fingerprint(), "metrics": metrics}
     write_bytes_atomic(corpus.fs, f"{folder}/metadata.json", orjson.dumps(metadata, option=orjson.OPT_INDENT_2))
@@ -52,9 +52,9 @@ def train_reference(corpus_url: str, where: str, name: str, steps: int = 300, sa
 def _model(folder: str):
     import torch
 
-    from scorers import tiny_lm
+    from curation import trainer
 
-    return tiny_lm.load(torch.load(Path(folder) / CHECKPOINT, weights_only=True))
+    return trainer.load(torch.load(Path(folder) / CHECKPOINT, weights_only=True))
 
 
 class ReferenceLossScorer(Scorer):
@@ -73,7 +73,7 @@ class ReferenceLossScorer(Scorer):
         return pa.schema([("loss", pa.float32())])
 
     def score(self, batch: pa.RecordBatch) -> pa.Table:
-        from scorers import tiny_lm
+        from curation import trainer
 
-        losses = tiny_lm.sequence_losses(_model(self.folder), batch.column("text").to_pylist())
+        losses = trainer.sequence_losses(_model(self.folder), batch.column("text").to_pylist())
         return pa.table({"loss": losses.astype("float32")})

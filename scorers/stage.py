@@ -17,8 +17,6 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curation.corpus import Corpus, parquet_writer_atomic, write_bytes_atomic
-from curation.errors import UserError
-from curation.select.store import check_name
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step, each_part
 from scorers.base import Scorer, get_scorer
 
@@ -40,17 +38,11 @@ class ScoreConfig(StageConfig):
         return self.name or self.scorer
 
 
-def check_table_name(name: str) -> str:
-    """attrs tables are SQL views beside the corpus's own and the other stages'."""
-    from curation.registry import reserved_names
-
-    if check_name(name, "a score table name") in reserved_names():
-        raise UserError(f"{name!r} is taken by the corpus's own views; name the scores otherwise")
-    return name
-
-
 def _check_table(corpus: Corpus, config: ScoreConfig) -> None:
-    check_table_name(config.table)
+    """attrs tables are SQL views beside the corpus's own and the other stages'."""
+    from curation.registry import check_instance_name
+
+    check_instance_name(config.table, "a score table name", corpus, "score")
 
 
 def _table(config: ScoreConfig) -> str:

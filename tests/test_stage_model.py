@@ -33,7 +33,7 @@ from scorers.stage import ScoreConfig
 
 def test_pipeline_order_follows_from_what_each_stage_reads():
     assert [stage.name for stage in registry.stages()] == [
-        "ingest", "score", "tokens", "exact_dedup", "minhash", "embed", "clusters", "semdedup"]
+        "ingest", "score", "tokens", "exact_dedup", "minhash", "embed", "clusters", "semdedup", "ablate"]
     for position, stage in enumerate(registry.stages()):
         earlier = {s.name for s in registry.stages()[:position]}
         assert set(stage.reads) | set(stage.reads_if_present) <= earlier, stage.name
@@ -64,6 +64,7 @@ def _check_options(command: click.Command, model, options) -> int:
 
 
 def test_every_stage_command_takes_its_defaults_and_choices_from_the_config_model():
+    from curation.cli.ablate import ABLATE_OPTIONS
     from curation.cli.options import field_options
     from curation.cli.stages import INGEST_OPTIONS, INPUT_OPTIONS, SCORE_OPTIONS
 
@@ -74,6 +75,8 @@ def test_every_stage_command_takes_its_defaults_and_choices_from_the_config_mode
             checked += _check_options(command, IngestConfig, INGEST_OPTIONS) + _check_options(command, InputSpec, INPUT_OPTIONS)
         elif stage.name == "score":
             checked += _check_options(command, ScoreConfig, SCORE_OPTIONS)
+        elif stage.name == "ablate":
+            checked += _check_options(command, stage.config, ABLATE_OPTIONS)
         else:
             options = field_options(stage.config)
             assert {o.field for o in options} == set(stage.config.model_fields), stage.name

@@ -2,7 +2,7 @@
 
 Flows (Prefect, Dask) are imported inside the commands that run them, so `curate sql` and
 `curate report` start fast. The commands live by group: stages (one per stage, from its
-declaration), select (selections, mixtures), models, corpus (sql, report, verify, forget),
+declaration), select (selections, mixtures), ablate, models, corpus (sql, report, verify, forget),
 pipeline (run, demo, deploy, serve), runtime (up, status, down).
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import click
 
-from curation.cli import corpus, models, pipeline, runtime, select, stages  # noqa: F401  (they add the commands)
+from curation.cli import ablate, corpus, models, pipeline, runtime, select, stages  # noqa: F401  (they add the commands)
 from curation.cli.common import cli
 from curation.errors import DataRejected, Interrupted, UserError
 

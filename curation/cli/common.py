@@ -77,6 +77,14 @@ def record_lines(record) -> list[str]:
         rate = f", {record.docs_per_core_s:,.0f} docs/s per core" if record.docs_per_core_s else ""
         head = f"{record.name}: {record.rows_in:,} in, {record.rows_out:,} out ({record.wall_time_s:.1f} s{rate})"
     details = record.details
+    if record.stage == "ablate":
+        from curation.ablate.summary import summary_lines
+
+        seeds = record.config["seeds"]
+        return [f"{record.name}: {record.rows_out} runs ({len(record.config['arms'])} arms x {seeds} "
+                f"seed{'s' if seeds > 1 else ''} of {record.config['tokens']:,} tokens, {record.wall_time_s:.1f} s); bits per byte on the "
+                "mean of the eval sets:", *summary_lines(details["summary"]),
+                f"  per eval set: the view ablation_{record.name}_summary (`curate sql DIR \"SELECT * FROM ablation_{record.name}_summary\"`)"]
     if record.stage == "ingest":
         rejects, batches = details["rejects"], details.get("batches", [])
         lines = [head, f"  files {details['files']:,}  records {record.rows_in:,}  docs {record.rows_out:,}  "

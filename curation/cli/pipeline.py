@@ -28,15 +28,15 @@ def _run_pipeline(config, workers, dask_address) -> None:
     lock, score table names, selections and mixtures."""
     from curation.corpus import MANIFEST, Corpus
     from curation.ingest.stage import input_files
+    from curation.registry import check_instance_name
     from curation.select.store import check_name
-    from scorers.stage import check_table_name
 
     input_files(config.ingest)
     corpus = Corpus(config.corpus)
     if corpus.fs.exists(corpus.path(MANIFEST)):
         corpus.writer_lock("run").check_free()
     for table in [score.table for score in config.stages.scores] + [c.name for c in config.stages.quality_classifiers]:
-        check_table_name(table)
+        check_instance_name(table, "a score table name")
     for name in config.selections:
         check_name(name)
     for name in config.mixtures:

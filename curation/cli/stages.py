@@ -133,5 +133,5 @@ def dedup(corpus_dir, exact, fuzzy, semantic, workers, dask_address, **values) -
     run_stages(corpus_dir, configs, workers, dask_address)
 
 for _stage in stages():
-    if _stage.name not in ("ingest", "score"):
+    if _stage.name not in ("ingest", "score", "ablate"):  # their commands take more than a corpus
         add_stage_command(_stage)

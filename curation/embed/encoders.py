@@ -54,10 +54,11 @@ class SentenceTransformerEncoder:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
+
+            from curation.trainer import torch_threads
         except ImportError as error:
             raise UserError("this encoder needs torch and sentence-transformers: pip install 'curation[embed]'") from error
-        if os.environ.get("CURATION_TORCH_THREADS"):  # set for Dask workers by flows.runtime
-            torch.set_num_threads(int(os.environ["CURATION_TORCH_THREADS"]))
+        torch_threads()
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = SentenceTransformer(path, device=device, local_files_only=True)
         self.name, self.batch_size = name or path, batch_size

@@ -106,6 +106,18 @@ def exports(plan: MixturePlan, phases: list[dict]) -> dict:
                                     for p in phases]}
 
 
+def write_mixture(corpus: Corpus, name: str, plan: MixturePlan, folder: str) -> dict:
+    """The mixture's data files and manifest.json into ``folder``; returns the manifest."""
+    if plan.config.format in TOKEN_FORMATS:
+        parts = write_token_files(corpus, plan, folder)
+    else:
+        with Catalog(corpus) as catalog:
+            parts = {domain: write_domain(catalog, corpus, plan, domain, folder) for domain in plan.domains}
+    document = manifest(corpus, name, plan, parts)
+    write_bytes_atomic(corpus.fs, f"{folder}/{MANIFEST}", orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return document
+
+
 def emit_mixture(corpus_url: str, name: str, config: MixtureConfig) -> list[str]:
     """Writes mixtures/<name>; returns the summary lines. The caller holds the writer lock."""
     started = time.time()
@@ -113,13 +125,7 @@ def emit_mixture(corpus_url: str, name: str, config: MixtureConfig) -> list[str]
     check_name(name, "a mixture name")
     plan = plan_mixture(corpus, config)
     staging = corpus.path("mixtures", f".{name}-{uuid.uuid4().hex}")
-    if config.format in TOKEN_FORMATS:
-        parts = write_token_files(corpus, plan, staging)
-    else:
-        with Catalog(corpus) as catalog:
-            parts = {domain: write_domain(catalog, corpus, plan, domain, staging) for domain in plan.domains}
-    document = manifest(corpus, name, plan, parts)
-    write_bytes_atomic(corpus.fs, f"{staging}/{MANIFEST}", orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    document = write_mixture(corpus, name, plan, staging)
     corpus.publish(staging, f"mixtures/{name}")
     lines = [f"mixture {name}: {len(plan.domains)} domains, {sum(s.documents for s in plan.domains.values()):,} documents, "
              f"a budget of {plan.budget:,.0f} tokens ({plan.counted_with}) in {document['steps']:,} draws over "

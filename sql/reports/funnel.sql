@@ -1,8 +1,9 @@
 -- The stage funnel: rows each finished stage read and kept, in the order they finished (the
 -- order of corpus.json); what it dropped by stage:reason; and the documents that pass every
 -- stage so far (in pipeline order), which is what a reader of a funnel expects; and how fast
--- each stage went: documents per second per core over its steps over the docs parts.
-WITH stage AS (SELECT *, row_number() OVER () AS position FROM stages),
+-- each stage went: documents per second per core over its steps over the docs parts. Ablations
+-- train models rather than mark documents: they are not in it.
+WITH stage AS (SELECT *, row_number() OVER () AS position FROM stages WHERE stage IS DISTINCT FROM 'ablate'),
 reasons AS (
     SELECT stage, string_agg(stage || ':' || reason || ' ' || docs, ', ' ORDER BY docs DESC, reason) AS reasons
     FROM drops GROUP BY stage
