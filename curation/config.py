@@ -16,6 +16,10 @@
       semdedup: {eps: [0.05, 0.1], keep: hard, clusters: null}
     selections:
       balanced_10k: {balanced: 10000, multiplier: 1, strategy: random}
+    mixtures:
+      main: {selection: balanced_10k, weights: natural, tokens: 2e9}
+    ablations:                     # proxy models on each arm at equal tokens (curation.ablate)
+      balanced_vs_all: {arms: {all: all, balanced: balanced_10k}, tokens: 2000000, seeds: 3}
 
 Each stage's keys are its config model's fields (curation.stage.StageConfig), the same names as
 its command's flags; ``inputs`` are the ingest stage's. Unknown keys are errors that name the key
@@ -30,6 +34,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from curation.ablate.stage import AblateConfig
 from curation.errors import UserError, describe
 from curation.ingest.stage import IngestConfig
 from curation.mixture.plan import MixtureConfig
@@ -83,6 +88,7 @@ class PipelineConfig(_Strict):
     stages: StagesConfig = StagesConfig()
     selections: dict[str, SelectionConfig] = Field(default_factory=dict)
     mixtures: dict[str, MixtureConfig] = Field(default_factory=dict)  # after the selections
+    ablations: dict[str, AblateConfig] = Field(default_factory=dict)  # after the mixtures (arms may name them)
 
     @model_validator(mode="before")
     @classmethod
@@ -91,6 +97,14 @@ class PipelineConfig(_Strict):
         if isinstance(raw, dict) and "inputs" in raw:
             raw = dict(raw)
             raw["ingest"] = {**(raw.get("ingest") or {}), "inputs": raw.pop("inputs")}
+        return raw
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ablations_are_named_by_their_key(cls, raw):
+        if isinstance(raw, dict) and isinstance(raw.get("ablations"), dict):
+            raw = {**raw, "ablations": {name: {**settings, "name": name} if isinstance(settings, dict) else settings
+                                        for name, settings in raw["ablations"].items()}}
         return raw
 
 
@@ -119,5 +133,8 @@ def _relative_to(config: PipelineConfig, base: Path) -> PipelineConfig:
     stages = config.stages
     if stages.minhash and stages.minhash.against:
         stages = stages.model_copy(update={"minhash": stages.minhash.model_copy(update={"against": resolve(stages.minhash.against)})})
-    return config.model_copy(update={"corpus": resolve(config.corpus), "stages": stages,
+    # An ablation's eval is a folder of texts (a path) or a condition (SQL): only a folder is resolved.
+    ablations = {name: a.model_copy(update={"eval": resolve(a.eval)}) if a.eval and (base / a.eval).is_dir() else a
+                 for name, a in config.ablations.items()}
+    return config.model_copy(update={"corpus": resolve(config.corpus), "stages": stages, "ablations": ablations,
                                      "ingest": config.ingest.model_copy(update={"inputs": inputs})})

@@ -1,5 +1,5 @@
 """The whole pipeline of a config file, in order: each stage in pipeline order (curation.registry),
-skipped when done, then the selections, the mixtures and the report. An executor supplies how
+skipped when done, then the selections, the mixtures, the ablations and the report. An executor supplies how
 one stage runs (a Prefect subflow, or its tasks straight on Dask)."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def classifier_scores(corpus_url: str, classifier: QualityClassifierConfig) -> S
 
 
 def run_steps(config: PipelineConfig, run_stage: Callable[[StageConfig], StageRecord]) -> Results:
-    """What the pipeline made, by name: each stage's record, each selection's and mixture's
-    summary lines, and the report's path. The caller holds the corpus's writer lock."""
+    """What the pipeline made, by name: each stage's and ablation's record, each selection's and
+    mixture's summary lines, and the report's path. The caller holds the corpus's writer lock."""
     results: Results = {}
     for stage_config in stage_configs(config):
         record = run_stage(stage_config)
@@ -50,5 +50,7 @@ def run_steps(config: PipelineConfig, run_stage: Callable[[StageConfig], StageRe
         results[f"selection_{name}"] = run_selection(config.corpus, name, selection)
     for name, mixture in config.mixtures.items():
         results[f"mixture_{name}"] = emit_mixture(config.corpus, name, mixture)
+    for ablation in config.ablations.values():
+        results[ablation.name] = run_stage(ablation)
     results["report"] = write_report(config.corpus)
     return results

@@ -137,8 +137,9 @@ def test_a_changed_selection_makes_the_ablation_run_again(corpus_dir):
 
 def test_sigkill_mid_ablation_then_rerun_skips_the_finished_runs(corpus_dir):
     staging = Path(corpus_dir) / ".staging"
-    command = [*CURATE, "ablate", "killed", corpus_dir, "--arm", "real=real", "--arm", "shuffled=shuffled",
-               "--seeds", "2", *RUN, *_model(corpus_dir), "--workers", "1"]
+    arguments = ["ablate", "killed", corpus_dir, "--arm", "real=real", "--arm", "shuffled=shuffled", "--seeds", "2",
+                 "--tokens", "40000", "--evaluations", "1", *_model(corpus_dir), "--workers", "1"]
+    command = [*CURATE, *arguments]
     kill_once_staged(command, staging, "killed-*/finished/train-arm/*")
     (folder,) = staging.glob("killed-*")
     finished = {path.name for path in (folder / "finished" / "train-arm").iterdir()}
@@ -147,8 +148,7 @@ def test_sigkill_mid_ablation_then_rerun_skips_the_finished_runs(corpus_dir):
         if fingerprint((arm, seed)) in finished:
             staged[arm, seed] = pq.read_table(folder / "runs" / f"{arm}-{seed}.parquet").to_pylist()
     assert len(staged) >= 1
-    assert main(["ablate", "killed", corpus_dir, "--arm", "real=real", "--arm", "shuffled=shuffled", "--seeds", "2",
-                 *RUN, *_model(corpus_dir), "--workers", "1"]) == 0
+    assert main(arguments) == 0
     curves = pq.read_table(Path(corpus_dir) / "ablations" / "killed" / "curves.parquet").to_pylist()
     assert len({(r["arm"], r["seed"]) for r in curves}) == 4
     for (arm, seed), rows in staged.items():  # the same rows, wall times too: not trained again

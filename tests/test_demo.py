@@ -25,6 +25,9 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     build_raw(DEFAULT_DATA_DIR, tmp_path / "raw", limit=150)
     (tmp_path / "pipeline.yaml").write_text(pipeline_template())
     config = load_config(str(tmp_path / "pipeline.yaml"))
+    # The demo's ablation, shortened: the slice is small and the test about the pipeline's wiring.
+    ablation = config.ablations["curated_vs_random"]
+    config.ablations["curated_vs_random"] = ablation.model_copy(update={"tokens": 30_000, "evaluations": 1})
     results = run_pipeline(config, dask_address)
 
     corpus = Corpus.open(config.corpus)
@@ -66,3 +69,10 @@ def test_demo_pipeline_on_a_slice_of_the_real_text(tmp_path, dask_address):
     assert sum(d["documents"] for d in manifest["domains"].values()) == corpus.sql(
         "SELECT count(*) AS n FROM selection_curated")["n"][0].as_py()
     assert Path(config.corpus).parent == tmp_path
+    # It ends with an ablation of the curated selection against random documents, in the report.
+    summary = corpus.sql("SELECT arm, eval_set, seeds FROM ablation_curated_vs_random_summary WHERE eval_set = 'all'")
+    assert summary.to_pylist() == [{"arm": "random", "eval_set": "all", "seeds": 3},
+                                   {"arm": "curated", "eval_set": "all", "seeds": 3}]
+    assert results["curated_vs_random"].rows_out == 6
+    page = Path(results["report"]).read_text()
+    assert 'data-plot="ablation-curated_vs_random"' in page and 'data-plot="ablation-curated_vs_random-summary"' in page

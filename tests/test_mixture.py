@@ -149,6 +149,9 @@ def test_a_torch_dataloader_reads_every_step_once(corpus_dir):
     ["--phases", "PHASES_GAP"],
     ["--phases", "PHASES_OVERLAP"],
     ["--weights", "natural", "--upsample-fraction", "1.5", "--upsample", "code=2"],
+    ["--rehydrate", "fineweb2"],  # this corpus has no minhash stage
+    ["--rehydrate", "2-5=2,4+=3"],
+    ["--rehydrate", "two=2"],
 ])
 def test_bad_requests_are_one_line(corpus_dir, arguments, tmp_path, capsys):
     phases = {"PHASES_GAP": [{"start": 0, "end": 0.5}, {"start": 0.6, "end": 1}],
@@ -159,3 +162,29 @@ def test_bad_requests_are_one_line(corpus_dir, arguments, tmp_path, capsys):
     assert main(["mix", "bad", corpus_dir, *arguments]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error:") and "\n" not in error and "Traceback" not in error
+
+
+def test_rehydration_repeats_each_kept_document_by_its_near_duplicate_cluster_size(tmp_path):
+    """Planted clusters of 1 to 6 near-copies (a word changed per copy): fuzzy dedup keeps one of
+    each, and the rehydrated mixture holds that one as often as the table says for its size."""
+    from conftest import stdlib_texts, write_jsonl
+
+    from curation.ingest.units import InputSpec
+    from curation.minhash.stage import MinhashConfig
+    from curation.mixture.rehydrate import FINEWEB2, copies_sql, parse_table
+
+    rows = []
+    for size, (name, text) in zip(range(1, 7), stdlib_texts(6, min_chars=4000), strict=True):
+        words = text[:4000].split()
+        rows += [{"id": f"{name}-{copy}", "text": " ".join([*words[:-1], f"variant{copy}"])} for copy in range(size)]
+    corpus_dir = str(tmp_path / "c")
+    run(corpus_dir, IngestConfig(inputs=[InputSpec(str(write_jsonl(tmp_path / "near.jsonl", rows)), domain="code")]))
+    run(corpus_dir, MinhashConfig())
+    assert main(["mix", "rehydrated", corpus_dir, "--where", "minhash.keep", "--rehydrate", "1=1,2-3=2,4+=3"]) == 0
+    corpus = Corpus.open(corpus_dir)
+    sizes = {r["id"]: r["size"] for r in corpus.sql(
+        "SELECT id, minhash.cluster_size AS size FROM corpus WHERE minhash.keep").to_pylist()}
+    assert sorted(sizes.values()) == [1, 2, 3, 4, 5, 6]
+    copies = {r["id"]: r["n"] for r in corpus.sql("SELECT id, count(*) AS n FROM mixture_rehydrated GROUP BY id").to_pylist()}
+    assert copies == {doc: {1: 1, 2: 2, 3: 2}.get(size, 3) for doc, size in sizes.items()}
+    assert parse_table("fineweb2") == FINEWEB2 and "WHEN s >= 1000 THEN 1" in copies_sql(FINEWEB2, "s")

@@ -41,6 +41,8 @@ def _run_pipeline(config, workers, dask_address) -> None:
         check_name(name)
     for name in config.mixtures:
         check_name(name, "a mixture name")
+    for name in config.ablations:
+        check_instance_name(name, "an ablation name")
 
     from flows.runtime import runtime
 
@@ -92,6 +94,8 @@ def demo(directory, data_dir, limit, workers, dask_address) -> None:
         f"curate report semdedup {corpus}",
         f'curate sql {corpus} "SELECT domain, count(*) AS picked FROM docs JOIN selection_balanced USING (id) GROUP BY ALL"',
         f'curate sql {corpus} "SELECT domain, count(*) AS docs, sum(tokens) AS tokens FROM mixture_demo GROUP BY ALL"',
+        f'curate sql {corpus} "SELECT arm, eval_set, bits_per_byte, difference, excludes_zero '
+        'FROM ablation_curated_vs_random_summary"',
     ):
         click.echo(f"  {line.replace('curate', curate, 1)}")
     mixture = Path(corpus) / "mixtures" / "demo"

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from curation.corpus import Corpus
 from curation.duck import identifier, sql_file
 from curation.errors import UserError
+from curation.mixture.rehydrate import copies_sql, parse_table
 from curation.mixture.schedule import Phase, check_phases, parse_weights, resolve_weights, upsample_at_end
 from curation.select.store import check_name
 from curation.tokens import tokens_sql
@@ -62,6 +63,9 @@ class MixtureConfig(BaseModel):
     phases: list[PhaseConfig] = Field(
         default_factory=list, description="A list of {start, end, weights}, or a YAML/JSON file of one: any "
                                           "schedule (instead of weights and upsample).")
+    rehydrate: str | dict[str, int] | None = Field(
+        None, description="Repeat each document by the size of its fuzzy-duplicate cluster (FineWeb-2): fineweb2, or "
+                          "size=copies,LOW-HIGH=copies,LOW+=copies (curation.mixture.rehydrate).")
     tokens: float | None = Field(None, gt=0, description="The token budget (default: every available token once).")
     warn_epochs: float = Field(4.0, gt=0, description="Warn when a domain repeats more.")
     max_epochs: float | None = Field(None, gt=0, description="Refuse a budget that repeats a domain more.")
@@ -75,6 +79,16 @@ class MixtureConfig(BaseModel):
     @classmethod
     def _weights(cls, value):
         return _parsed_weights(value)
+
+    @field_validator("rehydrate", mode="before")
+    @classmethod
+    def _rehydration_table(cls, value):
+        if value is None:
+            return None
+        try:
+            return parse_table(value)
+        except UserError as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("upsample", mode="before")
     @classmethod
@@ -105,6 +119,8 @@ class MixtureConfig(BaseModel):
         if self.selection is not None:
             join = f"JOIN {identifier('selection_' + check_name(self.selection))} s USING (id)"
             copies = "s.repeats"
+        if self.rehydrate is not None:
+            copies = f"{copies} * {copies_sql(self.rehydrate)}"
         return sql_file("mixture_documents.sql", domain=self.domain, tokens=tokens, join=join, copies=copies,
                         where=self.where)
 
@@ -157,6 +173,8 @@ def domain_stats(corpus: Corpus, config: MixtureConfig, tokens: str) -> dict[str
 
 
 def plan_mixture(corpus: Corpus, config: MixtureConfig) -> MixturePlan:
+    if config.rehydrate is not None and "minhash" not in corpus.attrs_stages():
+        raise UserError(f"--rehydrate repeats documents by their fuzzy-duplicate cluster's size; run `curate minhash {corpus.url}` first")
     tokens, counted_with = tokens_sql(corpus)
     domains = domain_stats(corpus, config, tokens)
     available = {d: float(s.tokens) for d, s in domains.items()}

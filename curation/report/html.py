@@ -1,6 +1,7 @@
 """`curate report html DIR`: one self-contained HTML page of what a curator wants to see, built
 from the corpus's SQL views: the funnel through the stages, where the time went, rejects and
-drops by reason, score histograms, cluster sizes per level, and each mixture's domain mix per phase and token budget.
+drops by reason, score histograms, cluster sizes per level, each mixture's domain mix per phase and token budget,
+and each ablation's loss curves and final bits per byte with intervals.
 Plots are inline SVG (curation.report.svg): the page opens offline, from a file or an artifact.
 """
 
@@ -13,7 +14,7 @@ import orjson
 
 from curation.catalog import Catalog
 from curation.corpus import Corpus, write_bytes_atomic
-from curation.duck import identifier
+from curation.duck import identifier, quote
 from curation.report import svg
 
 REPORT = "report.html"
@@ -42,7 +43,8 @@ def funnel(q: _Queries) -> str:
     in pipeline order (a stage that marks nothing carries the line on)."""
     from curation.registry import pipeline_rank
 
-    rows = sorted(q.rows("SELECT name, stage, rows_in, rows_out FROM stages"), key=lambda r: pipeline_rank(r["stage"]))
+    rows = sorted(q.rows("SELECT name, stage, rows_in, rows_out FROM stages WHERE stage IS DISTINCT FROM 'ablate'"),
+                  key=lambda r: pipeline_rank(r["stage"]))
     passing = {r["stage"]: r["docs"] for r in q.rows("SELECT stage, docs FROM passing")}
     line = []
     for r in rows:
@@ -146,13 +148,50 @@ def mixtures(q: _Queries) -> list[str]:
     return figures
 
 
+def ablations(q: _Queries) -> list[str]:
+    """Per ablation: each arm's held-out bits per byte (the mean of the eval sets, the mean of the
+    seeds) against tokens trained, and the final bits per byte per eval set with intervals."""
+    figures = []
+    for name in q.corpus.ablations():
+        curves = q.rows(f"SELECT arm, tokens, avg(bits_per_byte) AS bits FROM (SELECT arm, seed, tokens, "
+                        f"avg(bits_per_byte) AS bits_per_byte FROM read_parquet({quote(q.corpus.uri('ablations', name, 'curves.parquet'))}) "
+                        "GROUP BY ALL) GROUP BY ALL ORDER BY arm, tokens")
+        series: dict[str, list[tuple[float, float]]] = {}
+        for row in curves:
+            series.setdefault(row["arm"], []).append((row["tokens"], row["bits"]))
+        figures.append(svg.lines(f"ablation-{name}", f"Ablation {name}: held-out bits per byte (mean of the eval sets "
+                                 "and of the seeds) as training goes on", series, "tokens"))
+        summary = q.rows(f"SELECT * FROM {identifier(f'ablation_{name}_summary')}")
+        figures.append(_summary_table(name, summary))
+    if not figures:
+        figures.append(svg.horizontal_bars("ablation", "Ablations", [], [], empty="no ablation yet (curate ablate)"))
+    return figures
+
+
+def _summary_table(name: str, rows: list[dict]) -> str:
+    def value(mean: float | None, low: float | None, high: float | None, sign: str = "") -> str:
+        if mean is None:
+            return ""
+        return f"{mean:{sign}.4f}" + ("" if low is None else f" [{low:{sign}.4f}, {high:{sign}.4f}]")
+
+    cells = "".join(
+        f"<tr><td>{escape(r['arm'])}</td><td>{escape(r['eval_set'])}</td><td>{r['seeds']}</td>"
+        f"<td>{value(r['bits_per_byte'], r['low'], r['high'])}</td>"
+        f"<td>{value(r['difference'], r['difference_low'], r['difference_high'], '+')}</td>"
+        f"<td>{'yes' if r['excludes_zero'] else ''}</td></tr>" for r in rows)
+    head = ("<tr><th>arm</th><th>eval set</th><th>seeds</th><th>bits per byte [95%]</th>"
+            "<th>minus the first arm [95%]</th><th>excludes 0</th></tr>")
+    return (f'<figure class="plot" data-plot="ablation-{escape(name)}-summary"><figcaption>Ablation {escape(name)}: '
+            f"final bits per byte (lower is better)</figcaption><table>{head}{cells}</table></figure>")
+
+
 def render(corpus: Corpus) -> str:
     documents = corpus.rows("docs")
     with Catalog(corpus) as catalog:
         q = _Queries(corpus, catalog)
         sections = [("Funnel", [funnel(q)]), ("Time", [time_spent(corpus)]), ("Rejects and drops", [drops(q)]),
                     ("Scores", score_histograms(q) or [svg.horizontal_bars("scores", "Scores", [], [], empty="no scores yet (curate score)")]),
-                    ("Clusters", cluster_sizes(q)), ("Mixtures", mixtures(q))]
+                    ("Clusters", cluster_sizes(q)), ("Mixtures", mixtures(q)), ("Ablations", ablations(q))]
     body = "".join(f"<h2>{escape(title)}</h2>{''.join(figures)}" for title, figures in sections)
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>curation report: {escape(corpus.url)}</title>"
             f"<style>{STYLE}</style></head><body><h1>Corpus report</h1>"

@@ -5,6 +5,7 @@ so in words rather than drawing an empty frame.
     horizontal_bars("rejects", "Rejected by reason", ["empty_text", ...], [9, ...])
     vertical_bars("scores", "Quality score", ["0.0", "0.05", ...], [120, ...])
     stacked_bars("mixture", "Domain mix per phase", ["0-0.9", "0.9-1"], {"code": [0.2, 0.4], ...})
+    lines("curves", "Held-out bits per byte", {"random": [(tokens, bits), ...], ...}, "tokens")
 """
 
 from __future__ import annotations
@@ -94,10 +95,50 @@ def stacked_bars(name: str, title: str, groups: list[str], series: dict[str, lis
                 parts.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{row - 8}" '
                              f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)}: {values[g] / total:.3f}</title></rect>')
             x += width
-    legend_y = 15 + len(groups) * row
-    for s, label in enumerate(series):
-        x, y = left + (s % 4) * 150, legend_y + (s // 4) * 20
-        parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{PALETTE[s % len(PALETTE)]}"/>'
-                     f'<text x="{x + 16}" y="{y + 11}">{escape(label)}</text>')
+    parts += _legend(list(series), left, 15 + len(groups) * row)
     svg = f'<svg width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img">{"".join(parts)}</svg>'
     return _figure(name, title, svg, note)
+
+
+def lines(name: str, title: str, series: dict[str, list[tuple[float, float]]], x_label: str, note: str = "",
+          empty: str = "nothing to show") -> str:
+    """A line per series through its (x, y) points, on shared axes that span the data."""
+    points = [point for values in series.values() for point in values]
+    if not points:
+        return _empty(name, title, empty)
+    height, bottom, left, right = 240, 40, 60, 20
+    x_low, x_high = min(x for x, _ in points), max(x for x, _ in points)
+    y_low, y_high = min(y for _, y in points), max(y for _, y in points)
+    x_span, y_span = (x_high - x_low) or 1, (y_high - y_low) or 1
+
+    def place(x: float, y: float) -> tuple[float, float]:
+        return (left + (WIDTH - left - right) * (x - x_low) / x_span,
+                10 + (height - bottom - 10) * (y_high - y) / y_span)
+
+    parts = [f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH - right}" y2="{height - bottom}" stroke="#888"/>',
+             f'<line x1="{left}" y1="10" x2="{left}" y2="{height - bottom}" stroke="#888"/>',
+             f'<text x="{left - 5}" y="15" text-anchor="end">{y_high:.3g}</text>',
+             f'<text x="{left - 5}" y="{height - bottom}" text-anchor="end">{y_low:.3g}</text>',
+             f'<text x="{left}" y="{height - bottom + 15}">{_number(x_low)}</text>',
+             f'<text x="{WIDTH - right}" y="{height - bottom + 15}" text-anchor="end">{_number(x_high)} {escape(x_label)}</text>']
+    for s, (label, values) in enumerate(series.items()):
+        color = PALETTE[s % len(PALETTE)]
+        placed = [place(x, y) for x, y in sorted(values)]
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
+                     f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in placed)}"/>')
+        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"><title>{escape(label)}: {y:.4g} at '
+                  f'{_number(x)}</title></circle>' for (px, py), (x, y) in zip(placed, sorted(values), strict=True)]
+    parts += _legend(list(series), left, height - 15)
+    total = height + 20 * ((len(series) + 3) // 4)
+    svg = f'<svg width="{WIDTH}" height="{total}" viewBox="0 0 {WIDTH} {total}" role="img">{"".join(parts)}</svg>'
+    return _figure(name, title, svg, note)
+
+
+def _legend(labels: list[str], left: float, top: float) -> list[str]:
+    """Four to a row: each label beside its series' colour."""
+    parts = []
+    for s, label in enumerate(labels):
+        x, y = left + (s % 4) * 150, top + (s // 4) * 20
+        parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{PALETTE[s % len(PALETTE)]}"/>'
+                     f'<text x="{x + 16}" y="{y + 11}">{escape(label)}</text>')
+    return parts
