@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -111,6 +112,27 @@ def test_eval_documents_and_exact_copies_of_them_are_in_no_arm(corpus_dir):
         assert not set(written["text"].to_pylist()) & held_out
 
 
+def test_an_eval_folder_gives_a_set_per_file_and_its_texts_are_in_no_arm(corpus_dir, tmp_path):
+    corpus = Corpus.open(corpus_dir)
+    real = corpus.sql("SELECT text FROM docs WHERE id LIKE 'real-%' ORDER BY id LIMIT 3")["text"].to_pylist()
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    write_jsonl(folder / "manuals.jsonl", [{"text": t} for t in real[:2]])
+    pq.write_table(pa.table({"text": [real[2], "a held-out sentence of our own."]}), folder / "extra.parquet")
+    table = arms.eval_sets(corpus, str(folder), "domain", 1, seed=0)
+    assert table["eval_set"].to_pylist() == ["extra", "extra", "manuals", "manuals"]
+    path = tmp_path / "eval.parquet"
+    pq.write_table(table, path)
+    arm = arms.resolve(corpus, "a", "real")
+    plan = arms.plan_arm(corpus, arm, arms.mixture_config(corpus, arm, "domain", str(path), seed=0), 10_000, 4.0)
+    write_mixture(corpus, "a", plan, str(tmp_path / "arm"))
+    written = pq.read_table(list((tmp_path / "arm").glob("data/*/part-*.parquet")))
+    assert written.num_rows == 400 - 6  # the three texts, each a real document and its copy, are left out
+    run(corpus_dir, AblateConfig(name="folder", arms={"real": "real"}, seeds=1, tokens=5000, evaluations=1,
+                                 eval=str(folder), model=str(Path(corpus_dir).parent / "small.json")))
+    assert set(corpus.sql("SELECT eval_set FROM ablation_folder")["eval_set"].to_pylist()) == {"extra", "manuals"}
+
+
 def test_the_same_seed_gives_the_same_losses_and_a_finished_ablation_is_skipped(corpus_dir, capsys):
     config = {"arms": {"real": "real"}, "seeds": 1, "tokens": 40_000, "eval_bytes": 4000, "evaluations": 1,
               "model": str(Path(corpus_dir).parent / "small.json")}
@@ -188,7 +210,6 @@ def test_the_trainer_packs_documents_and_counts_bits_per_byte():
 def test_the_summary_interval_and_paired_difference():
     mean, sd, low, high = interval(np.array([1.0, 2.0, 3.0]))
     assert (mean, sd) == (2.0, 1.0) and math.isclose(high - mean, 4.302652729911275 / math.sqrt(3), rel_tol=1e-9)
-    import pyarrow as pa
 
     runs = pa.Table.from_pylist([{"arm": arm, "seed": seed, "eval_set": s, "bits_per_byte": base + shift + 0.1 * seed}
                                  for arm, shift in (("a", 0.0), ("b", 0.5)) for seed in range(3)

@@ -37,7 +37,6 @@ from pydantic import Field, field_validator
 from curation.ablate import arms
 from curation.ablate.summary import summarize
 from curation.corpus import Corpus, write_bytes_atomic, write_parquet_atomic
-from curation.errors import UserError
 from curation.fingerprint import fingerprint
 from curation.stage import Stage, StageConfig, StagePlan, StageResult, Step
 
@@ -87,8 +86,6 @@ def _check(corpus: Corpus, config: AblateConfig) -> None:
     for name, source in config.arms.items():
         arms.resolve(corpus, name, source)
     model_settings(config.model)
-    if config.eval is not None and "/" in config.eval and not Path(config.eval).is_dir():
-        raise UserError(f"--eval {config.eval}: no such folder (give a folder of texts, or a condition)")
 
 
 def _eval_files(config: AblateConfig) -> list:
