@@ -24,6 +24,7 @@ per document); the arm's mixture is planned with a budget of as many of its own 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -165,7 +166,7 @@ def train_arm(plan: StagePlan, item: tuple[str, int]) -> None:
 
     documents = (trainer.byte_tokens(doc["text"]) for doc in _endless(stream, manifest, Path(folder)))
     trainer.train_run(model, optimizer, trainer.packed(documents, row), steps, config.batch_size,
-                      every=max(1, steps // config.evaluations), evaluate=evaluate)
+                      every=math.ceil(steps / config.evaluations), evaluate=evaluate)
     write_parquet_atomic(corpus.fs, f"{plan.staging}/runs/{name}-{seed}.parquet", pa.Table.from_pylist(rows, RUNS_SCHEMA))
     corpus.fs.rm(folder, recursive=True)
 
