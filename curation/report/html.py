@@ -156,7 +156,8 @@ def ablations(q: _Queries) -> list[str]:
         curves = q.rows(f"SELECT arm, tokens, avg(bits_per_byte) AS bits FROM (SELECT arm, seed, tokens, "
                         f"avg(bits_per_byte) AS bits_per_byte FROM read_parquet({quote(q.corpus.uri('ablations', name, 'curves.parquet'))}) "
                         "GROUP BY ALL) GROUP BY ALL ORDER BY arm, tokens")
-        series: dict[str, list[tuple[float, float]]] = {}
+        document = orjson.loads(q.corpus.fs.cat_file(q.corpus.path("ablations", name, "ablation.json")))
+        series: dict[str, list[tuple[float, float]]] = {arm: [] for arm in document["arms"]}  # the first is the baseline
         for row in curves:
             series.setdefault(row["arm"], []).append((row["tokens"], row["bits"]))
         figures.append(svg.lines(f"ablation-{name}", f"Ablation {name}: held-out bits per byte (mean of the eval sets "
